@@ -34,20 +34,21 @@ typedef enum ma_notification_kind {
 #define MA_CATALOG_MAX_REMINDERS 8
 
 typedef struct ma_event_type {
-        const char *name;        /* PREFIX.PROCESS.EVENT */
+        const char *name; /* PREFIX.PROCESS.EVENT */
         const char *description;
-        bool customer_has_ball;  /* producentarendetKraverKundatgard */
-        bool case_finished;      /* producentarendetKlart */
+        bool customer_has_ball; /* producentarendetKraverKundatgard */
+        bool case_finished;     /* producentarendetKlart */
         ma_notification_kind_t notification;
-        int reminder_days[MA_CATALOG_MAX_REMINDERS]; /* days before, descending */
+        int reminder_days[MA_CATALOG_MAX_REMINDERS]; /* days before, descending
+                                                      */
         size_t reminder_count;
         const char *authorisation_object_type; /* behörighetsobjektstyp */
-        int retention_days;      /* 0: the producer's default */
+        int retention_days;                    /* 0: the producer's default */
         const struct ma_process *process;
 } ma_event_type_t;
 
 typedef struct ma_process {
-        const char *name;        /* the ärendetyp segment, e.g. BYGGLOV */
+        const char *name; /* the ärendetyp segment, e.g. BYGGLOV */
         const char *description;
         const ma_event_type_t *event_types;
         size_t event_type_count;
@@ -57,22 +58,22 @@ typedef struct ma_process {
 typedef struct ma_producer {
         const char *organisationsnummer; /* 10 digits */
         const char *name;
-        const char *prefix;              /* A-Z */
+        const char *prefix; /* A-Z */
         ma_producer_kind_t kind;
-        int retention_days;              /* default for its event types */
+        int retention_days; /* default for its event types */
         const ma_process_t *processes;
         size_t process_count;
 } ma_producer_t;
 
 typedef struct ma_catalog ma_catalog_t;
 
-/* Loads and validates path.  Errors: MA_ERR_IO, MA_ERR_PARSE, MA_ERR_INVALID. */
+/* Loads and validates path.  Errors: MA_ERR_IO, MA_ERR_PARSE, MA_ERR_INVALID.
+ */
 ma_status_t ma_catalog_load(const char *path, ma_catalog_t **catalog_out,
                             ma_error_t *err);
 /* Same from JSON text in memory; name is used in messages. */
 ma_status_t ma_catalog_load_string(const char *json, const char *name,
-                                   ma_catalog_t **catalog_out,
-                                   ma_error_t *err);
+                                   ma_catalog_t **catalog_out, ma_error_t *err);
 void ma_catalog_free(ma_catalog_t *catalog);
 
 size_t ma_catalog_producer_count(const ma_catalog_t *catalog);

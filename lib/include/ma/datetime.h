@@ -50,8 +50,7 @@ int32_t ma_stockholm_offset_min(int64_t utc_ms);
 size_t ma_instant_format(const ma_instant_t *instant, char *buf, size_t size);
 
 /* Parses "YYYY-MM-DD" to days since 1970-01-01. */
-ma_status_t ma_date_parse(const char *text, int32_t *days_out,
-                          ma_error_t *err);
+ma_status_t ma_date_parse(const char *text, int32_t *days_out, ma_error_t *err);
 /* Formats days since 1970-01-01 as "YYYY-MM-DD"; buf needs 11 bytes. */
 size_t ma_date_format(int32_t days, char *buf, size_t size);
 

@@ -50,7 +50,7 @@ typedef struct ma_part {
         bool has_kund;
         char *kund_identifierare; /* 12 digits */
         ma_kund_typ_t kund_typ;
-        char *kund_tillagg;       /* optional */
+        char *kund_tillagg; /* optional */
         bool has_arende;
         char *arende_identifierare;
         ma_arende_typ_t arende_typ;
@@ -70,7 +70,7 @@ typedef struct ma_event {
         char *producent; /* display name */
         char *rubrik;
         char *beskrivning;
-        char *sprak;     /* ISO 639-1 */
+        char *sprak; /* ISO 639-1 */
         char *kundhandelse_typ;
         bool producentarendet_kraver_kundatgard;
         bool producentarendet_klart;
@@ -79,8 +79,8 @@ typedef struct ma_event {
         char *referenser;         /* JSON object text, optional */
         char **taggar;
         size_t taggar_count;
-        int32_t giltig_till;   /* days since 1970-01-01 or MA_DATE_NONE */
-        int32_t atgard_senast; /* days since 1970-01-01 or MA_DATE_NONE */
+        int32_t giltig_till;        /* days since 1970-01-01 or MA_DATE_NONE */
+        int32_t atgard_senast;      /* days since 1970-01-01 or MA_DATE_NONE */
         char *kundhandelsereferens; /* Digital post message reference */
 
         /* MA_EVENT_RETRACT only. */

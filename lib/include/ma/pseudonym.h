@@ -26,8 +26,7 @@ typedef struct ma_pseudonym_key ma_pseudonym_key_t;
  * the secret is shorter, MA_ERR_NOMEM.
  */
 ma_status_t ma_pseudonym_key_new(const void *secret, size_t len,
-                                 ma_pseudonym_key_t **key_out,
-                                 ma_error_t *err);
+                                 ma_pseudonym_key_t **key_out, ma_error_t *err);
 void ma_pseudonym_key_free(ma_pseudonym_key_t *key);
 
 /* Writes the pseudonym of a customer into out (33 bytes with NUL). */

@@ -49,14 +49,14 @@ size_t ma_utf8_length(const char *text, size_t len);
 
 /* Limits the validator applies; ma_validate_limits_default() fills them. */
 typedef struct ma_validate_limits {
-        size_t rubrik_max_chars;       /* 255 */
-        size_t beskrivning_max_chars;  /* 4000 */
-        size_t id_max_chars;           /* 255 */
-        size_t tag_max_chars;          /* 100 */
-        size_t taggar_max;             /* 100 */
-        size_t json_max_bytes;         /* 16384, utokadInformation/referenser */
-        int64_t future_max_ms;         /* tidpunkt at most this far ahead: 1 day */
-        int64_t past_min_utc_ms;       /* tidpunkt not before 1900-01-01 */
+        size_t rubrik_max_chars;      /* 255 */
+        size_t beskrivning_max_chars; /* 4000 */
+        size_t id_max_chars;          /* 255 */
+        size_t tag_max_chars;         /* 100 */
+        size_t taggar_max;            /* 100 */
+        size_t json_max_bytes;        /* 16384, utokadInformation/referenser */
+        int64_t future_max_ms;   /* tidpunkt at most this far ahead: 1 day */
+        int64_t past_min_utc_ms; /* tidpunkt not before 1900-01-01 */
 } ma_validate_limits_t;
 void ma_validate_limits_default(ma_validate_limits_t *limits);
 

@@ -1,0 +1,37 @@
+/*
+ * kafka_admin.h - creating producer topics and raising their partition
+ * count, the operators' lever for scaling the processor.
+ *
+ * Threads: each call makes and destroys its own librdkafka client, so any
+ * thread may call it; it blocks for at most timeout_ms (plus a little).
+ */
+#ifndef MA_KAFKA_ADMIN_H
+#define MA_KAFKA_ADMIN_H
+
+#include <stddef.h>
+
+#include "ma/status.h"
+
+/* What ma_kafka_topic_ensure() did. */
+typedef enum ma_topic_action {
+        MA_TOPIC_UNCHANGED = 0, /* existed with at least the partitions asked */
+        MA_TOPIC_CREATED = 1,
+        MA_TOPIC_GREW = 2, /* existed; partitions were added */
+} ma_topic_action_t;
+
+/*
+ * Makes sure topic exists with at least partitions partitions: creates it
+ * (replication factor replication) or adds partitions.  Never removes
+ * partitions.  *partitions_out, if not NULL, receives the count afterwards
+ * and *action_out what was done.  Errors: MA_ERR_KAFKA with the broker's
+ * code in err->cause, MA_ERR_TIMEOUT when Kafka did not answer in time,
+ * MA_ERR_INVALID for a bad name or count.
+ */
+ma_status_t ma_kafka_topic_ensure(const char *bootstrap_servers,
+                                  const char *topic, int partitions,
+                                  int replication, int timeout_ms,
+                                  int *partitions_out,
+                                  ma_topic_action_t *action_out,
+                                  ma_error_t *err);
+
+#endif /* MA_KAFKA_ADMIN_H */

@@ -1,0 +1,225 @@
+/*
+ * kafka_admin.c - topic creation and partition growth with the librdkafka
+ * Admin API.  librdkafka 2.0 has no DescribeTopics, so the current
+ * partition count comes from a metadata request.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include <librdkafka/rdkafka.h>
+
+#include "ma/kafka_admin.h"
+
+typedef enum ma_admin_op {
+        MA_ADMIN_CREATE_TOPIC,
+        MA_ADMIN_CREATE_PARTITIONS,
+} ma_admin_op_t;
+
+/* A short-lived client whose own log is off: every failure is returned in
+ * err instead. */
+static rd_kafka_t *ma_admin_client(const char *bootstrap_servers,
+                                   int timeout_ms, ma_error_t *err)
+{
+        rd_kafka_conf_t *conf = rd_kafka_conf_new();
+        char errstr[512];
+        char timeout[32];
+        rd_kafka_t *rk;
+
+        snprintf(timeout, sizeof(timeout), "%d", timeout_ms);
+        if (rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap_servers,
+                              errstr, sizeof(errstr)) != RD_KAFKA_CONF_OK ||
+            rd_kafka_conf_set(conf, "socket.timeout.ms", timeout, errstr,
+                              sizeof(errstr)) != RD_KAFKA_CONF_OK ||
+            rd_kafka_conf_set(conf, "log_level", "0", errstr, sizeof(errstr)) !=
+                    RD_KAFKA_CONF_OK) {
+                rd_kafka_conf_destroy(conf);
+                ma_error_set(err, MA_ERR_CONFIG, "bootstrap_servers",
+                             "invalid Kafka client setting: %s", errstr);
+                return NULL;
+        }
+        rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
+        if (rk == NULL) {
+                rd_kafka_conf_destroy(conf);
+                ma_error_set(err, MA_ERR_KAFKA, NULL,
+                             "could not create a Kafka client: %s", errstr);
+        }
+        return rk;
+}
+
+/* Sets *count to the topic's partitions, or 0 when the topic is unknown. */
+static ma_status_t ma_admin_partition_count(rd_kafka_t *rk, const char *topic,
+                                            int timeout_ms, int *count,
+                                            ma_error_t *err)
+{
+        const struct rd_kafka_metadata *metadata = NULL;
+        rd_kafka_topic_t *handle = rd_kafka_topic_new(rk, topic, NULL);
+        rd_kafka_resp_err_t code;
+
+        if (handle == NULL)
+                return ma_error_set(err, MA_ERR_NOMEM, NULL,
+                                    "could not create a topic handle");
+        code = rd_kafka_metadata(rk, 0, handle, &metadata, timeout_ms);
+        rd_kafka_topic_destroy(handle);
+        if (code != RD_KAFKA_RESP_ERR_NO_ERROR) {
+                ma_status_t status = code == RD_KAFKA_RESP_ERR__TIMED_OUT
+                                             ? MA_ERR_TIMEOUT
+                                             : MA_ERR_KAFKA;
+                ma_error_set(err, status, NULL,
+                             "could not read the metadata of topic \"%s\" "
+                             "from Kafka: %s; check that Kafka is running",
+                             topic, rd_kafka_err2str(code));
+                if (err != NULL)
+                        err->cause = code;
+                return status;
+        }
+        *count = 0;
+        if (metadata->topic_cnt == 1 &&
+            metadata->topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR)
+                *count = metadata->topics[0].partition_cnt;
+        rd_kafka_metadata_destroy(metadata);
+        return MA_OK;
+}
+
+/* Reads the single topic result of a CreateTopics or CreatePartitions. */
+static ma_status_t ma_admin_result(rd_kafka_event_t *event, ma_admin_op_t op,
+                                   const char *topic, ma_error_t *err)
+{
+        const rd_kafka_topic_result_t **results;
+        size_t count = 0;
+        rd_kafka_resp_err_t code;
+
+        if (rd_kafka_event_error(event) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+                code = rd_kafka_event_error(event);
+                ma_error_set(err, MA_ERR_KAFKA, NULL,
+                             "Kafka rejected the request for topic \"%s\": %s",
+                             topic, rd_kafka_event_error_string(event));
+                if (err != NULL)
+                        err->cause = code;
+                return MA_ERR_KAFKA;
+        }
+        if (op == MA_ADMIN_CREATE_TOPIC)
+                results = rd_kafka_CreateTopics_result_topics(
+                        rd_kafka_event_CreateTopics_result(event), &count);
+        else
+                results = rd_kafka_CreatePartitions_result_topics(
+                        rd_kafka_event_CreatePartitions_result(event), &count);
+        if (count != 1)
+                return ma_error_set(err, MA_ERR_KAFKA, NULL,
+                                    "Kafka returned %zu results for topic "
+                                    "\"%s\", expected 1",
+                                    count, topic);
+        code = rd_kafka_topic_result_error(results[0]);
+        if (code == RD_KAFKA_RESP_ERR_NO_ERROR ||
+            (op == MA_ADMIN_CREATE_TOPIC &&
+             code == RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS))
+                return MA_OK;
+        ma_error_set(
+                err, MA_ERR_KAFKA, NULL, "Kafka could not %s topic \"%s\": %s",
+                op == MA_ADMIN_CREATE_TOPIC ? "create" : "add partitions to",
+                topic, rd_kafka_topic_result_error_string(results[0]));
+        if (err != NULL)
+                err->cause = code;
+        return MA_ERR_KAFKA;
+}
+
+static ma_status_t ma_admin_run(rd_kafka_t *rk, ma_admin_op_t op,
+                                const char *topic, int partitions,
+                                int replication, int timeout_ms,
+                                ma_error_t *err)
+{
+        char errstr[512];
+        rd_kafka_queue_t *queue = rd_kafka_queue_new(rk);
+        rd_kafka_AdminOptions_t *options;
+        rd_kafka_event_t *event;
+        ma_status_t status;
+
+        if (op == MA_ADMIN_CREATE_TOPIC) {
+                rd_kafka_NewTopic_t *new_topic = rd_kafka_NewTopic_new(
+                        topic, partitions, replication, errstr, sizeof(errstr));
+                if (new_topic == NULL) {
+                        rd_kafka_queue_destroy(queue);
+                        return ma_error_set(err, MA_ERR_INVALID, "topic",
+                                            "invalid topic \"%s\": %s", topic,
+                                            errstr);
+                }
+                options = rd_kafka_AdminOptions_new(
+                        rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
+                rd_kafka_AdminOptions_set_request_timeout(
+                        options, timeout_ms, errstr, sizeof(errstr));
+                rd_kafka_CreateTopics(rk, &new_topic, 1, options, queue);
+                rd_kafka_NewTopic_destroy(new_topic);
+        } else {
+                rd_kafka_NewPartitions_t *new_parts =
+                        rd_kafka_NewPartitions_new(topic, (size_t)partitions,
+                                                   errstr, sizeof(errstr));
+                if (new_parts == NULL) {
+                        rd_kafka_queue_destroy(queue);
+                        return ma_error_set(err, MA_ERR_INVALID, "partitions",
+                                            "invalid partition count %d for "
+                                            "topic \"%s\": %s",
+                                            partitions, topic, errstr);
+                }
+                options = rd_kafka_AdminOptions_new(
+                        rk, RD_KAFKA_ADMIN_OP_CREATEPARTITIONS);
+                rd_kafka_AdminOptions_set_request_timeout(
+                        options, timeout_ms, errstr, sizeof(errstr));
+                rd_kafka_CreatePartitions(rk, &new_parts, 1, options, queue);
+                rd_kafka_NewPartitions_destroy(new_parts);
+        }
+        event = rd_kafka_queue_poll(queue, timeout_ms + 2000);
+        if (event == NULL)
+                status = ma_error_set(err, MA_ERR_TIMEOUT, NULL,
+                                      "Kafka did not answer within %d ms for "
+                                      "topic \"%s\"; check that it is running",
+                                      timeout_ms, topic);
+        else
+                status = ma_admin_result(event, op, topic, err);
+        if (event != NULL)
+                rd_kafka_event_destroy(event);
+        rd_kafka_AdminOptions_destroy(options);
+        rd_kafka_queue_destroy(queue);
+        return status;
+}
+
+ma_status_t ma_kafka_topic_ensure(const char *bootstrap_servers,
+                                  const char *topic, int partitions,
+                                  int replication, int timeout_ms,
+                                  int *partitions_out,
+                                  ma_topic_action_t *action_out,
+                                  ma_error_t *err)
+{
+        rd_kafka_t *rk;
+        ma_status_t status;
+        ma_topic_action_t action = MA_TOPIC_UNCHANGED;
+        int current = 0;
+
+        if (partitions < 1 || replication < 1)
+                return ma_error_set(err, MA_ERR_INVALID, "partitions",
+                                    "invalid partition count %d or replication "
+                                    "factor %d for topic \"%s\"; both must be "
+                                    "at least 1",
+                                    partitions, replication, topic);
+        rk = ma_admin_client(bootstrap_servers, timeout_ms, err);
+        if (rk == NULL)
+                return err != NULL ? err->status : MA_ERR_KAFKA;
+        status = ma_admin_partition_count(rk, topic, timeout_ms, &current, err);
+        if (status == MA_OK && current == 0) {
+                status = ma_admin_run(rk, MA_ADMIN_CREATE_TOPIC, topic,
+                                      partitions, replication, timeout_ms, err);
+                action = MA_TOPIC_CREATED;
+                current = partitions;
+        } else if (status == MA_OK && current < partitions) {
+                status = ma_admin_run(rk, MA_ADMIN_CREATE_PARTITIONS, topic,
+                                      partitions, replication, timeout_ms, err);
+                action = MA_TOPIC_GREW;
+                current = partitions;
+        }
+        rd_kafka_destroy(rk);
+        if (status != MA_OK)
+                return status;
+        if (partitions_out != NULL)
+                *partitions_out = current;
+        if (action_out != NULL)
+                *action_out = action;
+        return MA_OK;
+}

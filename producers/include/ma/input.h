@@ -77,14 +77,14 @@ ma_input_next(ma_input_t *input, ma_event_t *event, ma_input_location_t *loc,
         return input->ops->next(input, event, loc, skip_reason, err);
 }
 
-static inline void
-ma_input_close(ma_input_t *input)
+static inline void ma_input_close(ma_input_t *input)
 {
         if (input != NULL)
                 input->ops->close(input);
 }
 
-/* JSON Lines: one event per line in the shape described in docs/producers.md. */
+/* JSON Lines: one event per line in the shape described in docs/producers.md.
+ */
 ma_status_t ma_input_jsonl_open(const char *path,
                                 const ma_input_defaults_t *defaults,
                                 ma_input_t **input_out, ma_error_t *err);
@@ -98,15 +98,18 @@ ma_status_t ma_input_json_event(const char *json_text, size_t len,
                                 ma_event_t *event, ma_error_t *err);
 
 /*
- * Options of the process-log adapters.  mapping_path is the mapping file;
+ * Options of the process-log adapters.  mapping_path is the mapping file
+ * (docs/process-logs.md); catalog_path is the event-type catalog the
+ * mapping's event types are checked against when the adapter opens.
  * customers_path (optional) maps case ids to customers, otherwise valid
  * test identity numbers are generated deterministically from seed and the
  * case id.
  */
 typedef struct ma_process_log_options {
         const char *mapping_path;
+        const char *catalog_path;   /* schemas/catalog.json */
         const char *customers_path; /* NULL: generate */
-        const char *seed;           /* for generated customers */
+        const char *seed;           /* for generated customers; NULL: "demo" */
         const char *language;       /* "sv" or "en": which mapping texts */
 } ma_process_log_options_t;
 
@@ -121,5 +124,12 @@ ma_status_t ma_input_xes_open(const char *path,
                               const ma_process_log_options_t *options,
                               const ma_input_defaults_t *defaults,
                               ma_input_t **input_out, ma_error_t *err);
+
+/*
+ * Replaces, in place, the digits of every run of digits, '-' and '+' that
+ * contains ten or more digits with '*', because such a run may be an
+ * identity number.  For values shown in messages and logs.
+ */
+void ma_input_mask_numbers(char *text);
 
 #endif /* MA_INPUT_H */

@@ -1,0 +1,780 @@
+/*
+ * proc_batch.c - the exactly-once step: one PostgreSQL transaction per batch
+ * that applies the view changes, records rejected records, and advances the
+ * partitions' offsets, after the batch's dead letters are delivered.
+ *
+ * Order inside the transaction:
+ *   1. lock each partition's consumer_offsets row and check that it still
+ *      contains the offset this instance expects (else another member has
+ *      moved on: the batch is dropped and the partitions rewound);
+ *   2. per record: classify, then apply it or queue its dead letter and
+ *      insert its rejected_events row;
+ *   3. wait for every dead letter's delivery report;
+ *   4. advance the offsets and counters; COMMIT.
+ * A crash before COMMIT leaves nothing in PostgreSQL, and the records are
+ * read again from the old offsets; only a dead letter can be duplicated.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <jansson.h>
+
+#include "ma/alloc.h"
+#include "ma/datetime.h"
+#include "ma/log.h"
+#include "processor.h"
+
+/* Counters of one partition within a batch. */
+typedef struct proc_part_stats {
+        const char *topic;
+        int32_t partition;
+        int64_t last_offset;
+        int64_t consumed;
+        int64_t applied;
+        int64_t stale;
+        int64_t rejected;
+} proc_part_stats_t;
+
+/* Outcome of one batch attempt. */
+typedef struct proc_attempt {
+        proc_part_stats_t *parts;
+        size_t part_count;
+        uint64_t outcome_inserted, outcome_replaced, outcome_stale,
+                outcome_retracted, outcome_tombstone;
+        uint64_t rejected[PROC_REASON_COUNT];
+        bool fenced;       /* an offset row did not match: rewind */
+        long failed_index; /* record PostgreSQL rejected, or -1 */
+} proc_attempt_t;
+
+ma_status_t proc_batch_add(proc_t *proc, rd_kafka_message_t *message,
+                           ma_error_t *err)
+{
+        size_t max = (size_t)proc->settings.batch_max;
+
+        if (proc->batch == NULL) {
+                proc->batch = ma_calloc(max, sizeof(*proc->batch));
+                proc->forced_detail =
+                        ma_calloc(max, sizeof(*proc->forced_detail));
+                proc->dlq_slots = ma_calloc(max, sizeof(*proc->dlq_slots));
+                if (proc->batch == NULL || proc->forced_detail == NULL ||
+                    proc->dlq_slots == NULL)
+                        return ma_error_set(err, MA_ERR_NOMEM, NULL,
+                                            "could not allocate the batch");
+                proc->dlq_slot_count = max;
+        }
+        if (proc->batch_count >= max)
+                return ma_error_set(err, MA_ERR_INTERNAL, NULL,
+                                    "batch is full; flush it first");
+        if (proc->batch_count == 0)
+                proc->batch_started_ms = ma_now_ms();
+        proc->batch[proc->batch_count++] = message;
+        return MA_OK;
+}
+
+void proc_batch_drop(proc_t *proc)
+{
+        size_t i;
+
+        for (i = 0; i < proc->batch_count; i++) {
+                rd_kafka_message_destroy(proc->batch[i]);
+                proc->batch[i] = NULL;
+                ma_free(proc->forced_detail[i]);
+                proc->forced_detail[i] = NULL;
+        }
+        proc->batch_count = 0;
+}
+
+/* ---- SQL helpers ---- */
+
+static ma_status_t proc_sql(proc_t *proc, const char *sql, int count,
+                            const char *const *values, const int *lengths,
+                            const int *formats, ExecStatusType expected,
+                            PGresult **result_out, const char *what,
+                            ma_error_t *err)
+{
+        PGresult *result = PQexecParams(proc->pg, sql, count, NULL, values,
+                                        lengths, formats, 0);
+
+        if (result == NULL || PQresultStatus(result) != expected) {
+                ma_pg_error(proc->pg, result, what, err);
+                PQclear(result);
+                return MA_ERR_PG;
+        }
+        if (result_out != NULL)
+                *result_out = result;
+        else
+                PQclear(result);
+        return MA_OK;
+}
+
+static proc_part_stats_t *
+proc_attempt_part(proc_attempt_t *attempt, const char *topic, int32_t partition)
+{
+        size_t i;
+
+        for (i = 0; i < attempt->part_count; i++)
+                if (attempt->parts[i].partition == partition &&
+                    strcmp(attempt->parts[i].topic, topic) == 0)
+                        return &attempt->parts[i];
+        return NULL;
+}
+
+/*
+ * Collects the batch's partitions, locks their offset rows and checks them
+ * against the offsets this instance recorded.  Records at or below the
+ * committed offset (already applied) are left out of the stats and skipped
+ * later.
+ */
+static ma_status_t
+proc_batch_lock_offsets(proc_t *proc, proc_attempt_t *attempt, ma_error_t *err)
+{
+        size_t i;
+
+        for (i = 0; i < proc->batch_count; i++) {
+                const char *topic = rd_kafka_topic_name(proc->batch[i]->rkt);
+                int32_t partition = proc->batch[i]->partition;
+
+                if (proc_attempt_part(attempt, topic, partition) != NULL)
+                        continue;
+                attempt->parts[attempt->part_count].topic = topic;
+                attempt->parts[attempt->part_count].partition = partition;
+                attempt->parts[attempt->part_count].last_offset = -1;
+                attempt->part_count++;
+        }
+        for (i = 0; i < attempt->part_count; i++) {
+                proc_part_stats_t *stats = &attempt->parts[i];
+                const proc_partition_t *owned = proc_partition_find(
+                        proc, stats->topic, stats->partition);
+                char partition[16];
+                const char *values[3];
+                PGresult *result = NULL;
+                int64_t db_last;
+
+                if (owned == NULL) {
+                        attempt->fenced = true;
+                        return ma_error_set(err, MA_ERR_STATE, NULL,
+                                            "record from partition %s/%d that "
+                                            "this instance does not own",
+                                            stats->topic,
+                                            (int)stats->partition);
+                }
+                snprintf(partition, sizeof(partition), "%d",
+                         (int)stats->partition);
+                values[0] = proc->settings.group_id;
+                values[1] = stats->topic;
+                values[2] = partition;
+                if (proc_sql(proc,
+                             "INSERT INTO consumer_offsets (consumer_group, "
+                             "topic, kafka_partition, last_offset) VALUES "
+                             "($1, $2, $3, -1) ON CONFLICT DO NOTHING",
+                             3, values, NULL, NULL, PGRES_COMMAND_OK, NULL,
+                             "could not create offset row", err) != MA_OK ||
+                    proc_sql(proc,
+                             "SELECT last_offset FROM consumer_offsets WHERE "
+                             "consumer_group = $1 AND topic = $2 AND "
+                             "kafka_partition = $3 FOR UPDATE",
+                             3, values, NULL, NULL, PGRES_TUPLES_OK, &result,
+                             "could not lock offset row", err) != MA_OK)
+                        return MA_ERR_PG;
+                db_last = strtoll(PQgetvalue(result, 0, 0), NULL, 10);
+                PQclear(result);
+                if (db_last != owned->last_offset) {
+                        attempt->fenced = true;
+                        return ma_error_set(
+                                err, MA_ERR_STATE, NULL,
+                                "offset of %s/%d in PostgreSQL is %" PRId64
+                                ", expected %" PRId64
+                                "; another consumer committed it",
+                                stats->topic, (int)stats->partition, db_last,
+                                owned->last_offset);
+                }
+                stats->last_offset = db_last;
+        }
+        return MA_OK;
+}
+
+/* ---- Applying one accepted record ---- */
+
+/* Appends text as a PostgreSQL array element in double quotes. */
+static ma_status_t proc_array_append(ma_buf_t *buf, const char *text)
+{
+        size_t need = buf->len + 2 * strlen(text) + 4;
+
+        if (need > buf->cap) {
+                size_t cap = need * 2;
+                unsigned char *grown = ma_realloc(buf->data, cap);
+
+                if (grown == NULL)
+                        return MA_ERR_NOMEM;
+                buf->data = grown;
+                buf->cap = cap;
+        }
+        buf->data[buf->len++] = '"';
+        for (; *text != '\0'; text++) {
+                if (*text == '"' || *text == '\\')
+                        buf->data[buf->len++] = '\\';
+                buf->data[buf->len++] = (unsigned char)*text;
+        }
+        buf->data[buf->len++] = '"';
+        return MA_OK;
+}
+
+/* Builds the text[] literal of the event's taggar into buf (NUL-ended). */
+static ma_status_t proc_taggar_literal(const ma_event_t *event, ma_buf_t *buf)
+{
+        size_t i;
+
+        buf->len = 0;
+        if (proc_array_append(buf, "") != MA_OK)
+                return MA_ERR_NOMEM;
+        buf->len = 0;
+        buf->data[buf->len++] = '{';
+        for (i = 0; i < event->taggar_count; i++) {
+                if (i > 0)
+                        buf->data[buf->len++] = ',';
+                if (proc_array_append(buf, event->taggar[i]) != MA_OK)
+                        return MA_ERR_NOMEM;
+        }
+        buf->data[buf->len++] = '}';
+        buf->data[buf->len] = '\0';
+        return MA_OK;
+}
+
+static const char *proc_apply_publish_sql =
+        "SELECT ma_apply_kundhandelse($1, $2, $3, $4, $5, $6, $7, $8, $9, "
+        "$10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, "
+        "$23, $24, $25, $26)";
+
+static ma_status_t proc_apply_publish(proc_t *proc,
+                                      const rd_kafka_message_t *message,
+                                      const ma_event_t *event, char *outcome,
+                                      size_t outcome_size, ma_error_t *err)
+{
+        char sekvens[24], offset_min[16], partition[16], kafka_offset[24];
+        char tidpunkt[40], giltig[16], atgard[16];
+        char kund[MA_PSEUDONYM_HEX_LEN + 1];
+        ma_buf_t taggar = {0};
+        const char *v[26];
+        PGresult *result = NULL;
+        ma_status_t status;
+
+        if (event->part.has_kund) {
+                status = ma_pseudonym_customer(proc->pseudonym_key,
+                                               event->part.kund_typ,
+                                               event->part.kund_identifierare,
+                                               event->part.kund_tillagg, kund);
+                if (status != MA_OK)
+                        return ma_error_set(err, status, NULL,
+                                            "could not compute the customer "
+                                            "pseudonym");
+        }
+        if (proc_taggar_literal(event, &taggar) != MA_OK)
+                return ma_error_set(err, MA_ERR_NOMEM, NULL,
+                                    "could not build taggar: out of memory");
+        snprintf(sekvens, sizeof(sekvens), "%" PRId64, event->sekvens);
+        snprintf(offset_min, sizeof(offset_min), "%d",
+                 (int)event->tidpunkt.offset_min);
+        snprintf(partition, sizeof(partition), "%d", (int)message->partition);
+        snprintf(kafka_offset, sizeof(kafka_offset), "%" PRId64,
+                 message->offset);
+        ma_instant_format(&event->tidpunkt, tidpunkt, sizeof(tidpunkt));
+        if (event->giltig_till != MA_DATE_NONE)
+                ma_date_format(event->giltig_till, giltig, sizeof(giltig));
+        if (event->atgard_senast != MA_DATE_NONE)
+                ma_date_format(event->atgard_senast, atgard, sizeof(atgard));
+
+        v[0] = event->producent_organisationsnummer;
+        v[1] = event->kundhandelse_id;
+        v[2] = sekvens;
+        v[3] = event->part.has_kund ? kund : NULL;
+        v[4] = event->part.has_kund ? ma_kund_typ_name(event->part.kund_typ)
+                                    : NULL;
+        v[5] = event->part.has_arende
+                       ? ma_arende_typ_name(event->part.arende_typ)
+                       : NULL;
+        v[6] = event->part.has_arende ? event->part.arende_identifierare : NULL;
+        v[7] = event->producent;
+        v[8] = event->rubrik;
+        v[9] = event->beskrivning;
+        v[10] = event->sprak ? event->sprak : "sv";
+        v[11] = event->kundhandelse_typ;
+        v[12] = event->producentarendet_kraver_kundatgard ? "true" : "false";
+        v[13] = event->producentarendet_klart ? "true" : "false";
+        v[14] = event->version ? event->version : "6.1";
+        v[15] = tidpunkt;
+        v[16] = offset_min;
+        v[17] = (const char *)taggar.data;
+        v[18] = event->utokad_information;
+        v[19] = event->referenser;
+        v[20] = event->giltig_till != MA_DATE_NONE ? giltig : NULL;
+        v[21] = event->atgard_senast != MA_DATE_NONE ? atgard : NULL;
+        v[22] = event->kundhandelsereferens;
+        v[23] = rd_kafka_topic_name(message->rkt);
+        v[24] = partition;
+        v[25] = kafka_offset;
+        status = proc_sql(proc, proc_apply_publish_sql, 26, v, NULL, NULL,
+                          PGRES_TUPLES_OK, &result,
+                          "could not apply kundhandelse", err);
+        ma_buf_free(&taggar);
+        if (status != MA_OK)
+                return status;
+        snprintf(outcome, outcome_size, "%s", PQgetvalue(result, 0, 0));
+        PQclear(result);
+        return MA_OK;
+}
+
+static ma_status_t proc_apply_retract(proc_t *proc, const ma_event_t *event,
+                                      char *outcome, size_t outcome_size,
+                                      ma_error_t *err)
+{
+        char sekvens[24];
+        const char *v[3];
+        PGresult *result = NULL;
+
+        snprintf(sekvens, sizeof(sekvens), "%" PRId64, event->sekvens);
+        v[0] = event->producent_organisationsnummer;
+        v[1] = event->kundhandelse_id;
+        v[2] = sekvens;
+        if (proc_sql(proc, "SELECT ma_apply_aterkallelse($1, $2, $3)", 3, v,
+                     NULL, NULL, PGRES_TUPLES_OK, &result,
+                     "could not apply aterkallelse", err) != MA_OK)
+                return MA_ERR_PG;
+        snprintf(outcome, outcome_size, "%s", PQgetvalue(result, 0, 0));
+        PQclear(result);
+        return MA_OK;
+}
+
+static void proc_count_outcome(proc_attempt_t *attempt,
+                               proc_part_stats_t *stats, const char *outcome)
+{
+        stats->applied++;
+        if (strcmp(outcome, "inserted") == 0)
+                attempt->outcome_inserted++;
+        else if (strcmp(outcome, "replaced") == 0)
+                attempt->outcome_replaced++;
+        else if (strcmp(outcome, "retracted") == 0)
+                attempt->outcome_retracted++;
+        else if (strcmp(outcome, "tombstone") == 0)
+                attempt->outcome_tombstone++;
+        else {
+                attempt->outcome_stale++;
+                stats->stale++;
+        }
+}
+
+/* ---- Rejecting one record ---- */
+
+/* Returns the headers of message as a JSON array text (ma_malloc), or NULL. */
+static char *proc_headers_json(const rd_kafka_message_t *message)
+{
+        rd_kafka_headers_t *headers = NULL;
+        json_t *array = json_array();
+        const char *name;
+        const void *value;
+        size_t size, i;
+        char *text = NULL, *copy;
+
+        if (array == NULL)
+                return NULL;
+        if (rd_kafka_message_headers(message, &headers) ==
+            RD_KAFKA_RESP_ERR_NO_ERROR) {
+                for (i = 0; rd_kafka_header_get_all(headers, i, &name, &value,
+                                                    &size) ==
+                            RD_KAFKA_RESP_ERR_NO_ERROR;
+                     i++) {
+                        json_t *entry = json_object();
+                        char *hex;
+                        size_t j;
+
+                        if (entry == NULL)
+                                goto fail;
+                        json_array_append_new(array, entry);
+                        json_object_set_new(entry, "name", json_string(name));
+                        if (value == NULL) {
+                                json_object_set_new(entry, "value",
+                                                    json_null());
+                        } else if (ma_utf8_valid(value, size)) {
+                                json_object_set_new(entry, "value",
+                                                    json_stringn(value, size));
+                        } else {
+                                hex = ma_malloc(2 * size + 1);
+                                if (hex == NULL)
+                                        goto fail;
+                                for (j = 0; j < size; j++)
+                                        snprintf(hex + 2 * j, 3, "%02x",
+                                                 ((const unsigned char *)
+                                                          value)[j]);
+                                hex[2 * size] = '\0';
+                                json_object_set_new(entry, "value_hex",
+                                                    json_string(hex));
+                                ma_free(hex);
+                        }
+                }
+        }
+        text = json_dumps(array, JSON_COMPACT);
+fail:
+        json_decref(array);
+        if (text == NULL)
+                return NULL;
+        copy = ma_strdup(text);
+        free(text); /* json_dumps allocates with jansson's malloc */
+        return copy;
+}
+
+static ma_status_t proc_reject_record(proc_t *proc,
+                                      const rd_kafka_message_t *message,
+                                      proc_reason_t reason, const char *detail,
+                                      size_t slot, ma_error_t *err)
+{
+        char partition[16], offset[24], timestamp[24];
+        const char *v[10];
+        int lengths[10] = {0};
+        int formats[10] = {0};
+        char *headers;
+        int64_t ts = rd_kafka_message_timestamp(message, NULL);
+        ma_status_t status;
+
+        status = proc_dlq_produce(proc, message, proc_reason_code(reason),
+                                  detail, slot, err);
+        if (status != MA_OK)
+                return status;
+        headers = proc_headers_json(message);
+        if (headers == NULL)
+                return ma_error_set(err, MA_ERR_NOMEM, NULL,
+                                    "could not encode record headers");
+        snprintf(partition, sizeof(partition), "%d", (int)message->partition);
+        snprintf(offset, sizeof(offset), "%" PRId64, message->offset);
+        snprintf(timestamp, sizeof(timestamp), "%" PRId64, ts);
+        v[0] = proc->settings.group_id;
+        v[1] = rd_kafka_topic_name(message->rkt);
+        v[2] = partition;
+        v[3] = offset;
+        v[4] = proc_reason_code(reason);
+        v[5] = detail;
+        v[6] = message->key;
+        lengths[6] = (int)message->key_len;
+        formats[6] = 1;
+        v[7] = message->payload;
+        lengths[7] = (int)message->len;
+        formats[7] = 1;
+        v[8] = headers;
+        v[9] = ts >= 0 ? timestamp : NULL;
+        status = proc_sql(
+                proc,
+                "INSERT INTO rejected_events (consumer_group, topic, "
+                "kafka_partition, kafka_offset, reason, detail, record_key, "
+                "record_value, headers, record_timestamp) VALUES ($1, $2, $3, "
+                "$4, $5, $6, $7, $8, $9::jsonb, "
+                "to_timestamp($10::bigint / 1000.0))",
+                10, v, lengths, formats, PGRES_COMMAND_OK, NULL,
+                "could not record rejected event", err);
+        ma_free(headers);
+        return status;
+}
+
+/* ---- One record ---- */
+
+static ma_status_t proc_batch_record(proc_t *proc, proc_attempt_t *attempt,
+                                     size_t index, size_t *dlq_count,
+                                     ma_error_t *err)
+{
+        const rd_kafka_message_t *message = proc->batch[index];
+        proc_part_stats_t *stats = proc_attempt_part(
+                attempt, rd_kafka_topic_name(message->rkt), message->partition);
+        proc_reason_t reason = PROC_ACCEPT;
+        ma_event_t event;
+        char detail[700];
+        char outcome[32];
+        int64_t now_ms = rd_kafka_message_timestamp(message, NULL);
+        ma_status_t status;
+
+        /* Already committed: read again after a rewind that raced a seek. */
+        if (message->offset <= stats->last_offset)
+                return MA_OK;
+        stats->last_offset = message->offset;
+        stats->consumed++;
+
+        /* The record's own timestamp makes the time rules give the same
+         * verdict when the record is read again after a crash. */
+        if (now_ms < 0)
+                now_ms = ma_now_ms();
+        ma_event_init(&event);
+        if (proc->forced_detail[index] != NULL) {
+                reason = PROC_REJECT_VALIDATION;
+                snprintf(detail, sizeof(detail), "%s",
+                         proc->forced_detail[index]);
+        } else {
+                status =
+                        proc_classify(proc->codec, proc->catalog, &proc->limits,
+                                      message->payload, message->len, now_ms,
+                                      &event, &reason, detail, sizeof(detail));
+                if (status != MA_OK)
+                        return ma_error_set(err, status, NULL,
+                                            "could not decode record: %s",
+                                            ma_status_str(status));
+        }
+
+        if (reason != PROC_ACCEPT) {
+                status = proc_reject_record(proc, message, reason, detail,
+                                            *dlq_count, err);
+                if (status != MA_OK)
+                        return status;
+                (*dlq_count)++;
+                stats->rejected++;
+                attempt->rejected[reason]++;
+                return MA_OK;
+        }
+
+        if (event.kind == MA_EVENT_PUBLISH)
+                status = proc_apply_publish(proc, message, &event, outcome,
+                                            sizeof(outcome), err);
+        else
+                status = proc_apply_retract(proc, &event, outcome,
+                                            sizeof(outcome), err);
+        ma_event_clear(&event);
+        if (status != MA_OK) {
+                attempt->failed_index = (long)index;
+                return status;
+        }
+        proc_count_outcome(attempt, stats, outcome);
+        return MA_OK;
+}
+
+/* ---- The transaction ---- */
+
+static ma_status_t proc_batch_offsets_update(proc_t *proc,
+                                             const proc_attempt_t *attempt,
+                                             ma_error_t *err)
+{
+        size_t i;
+
+        for (i = 0; i < attempt->part_count; i++) {
+                const proc_part_stats_t *s = &attempt->parts[i];
+                char partition[16], last[24], consumed[24], applied[24],
+                        stale[24], rejected[24];
+                const char *v[8];
+
+                if (s->consumed == 0)
+                        continue;
+                snprintf(partition, sizeof(partition), "%d", (int)s->partition);
+                snprintf(last, sizeof(last), "%" PRId64, s->last_offset);
+                snprintf(consumed, sizeof(consumed), "%" PRId64, s->consumed);
+                snprintf(applied, sizeof(applied), "%" PRId64, s->applied);
+                snprintf(stale, sizeof(stale), "%" PRId64, s->stale);
+                snprintf(rejected, sizeof(rejected), "%" PRId64, s->rejected);
+                v[0] = proc->settings.group_id;
+                v[1] = s->topic;
+                v[2] = partition;
+                v[3] = last;
+                v[4] = consumed;
+                v[5] = applied;
+                v[6] = stale;
+                v[7] = rejected;
+                if (proc_sql(proc,
+                             "UPDATE consumer_offsets SET last_offset = $4, "
+                             "consumed_count = consumed_count + $5, "
+                             "applied_count = applied_count + $6, "
+                             "stale_count = stale_count + $7, "
+                             "rejected_count = rejected_count + $8, "
+                             "updated_at = now() WHERE consumer_group = $1 "
+                             "AND topic = $2 AND kafka_partition = $3",
+                             8, v, NULL, NULL, PGRES_COMMAND_OK, NULL,
+                             "could not advance offsets", err) != MA_OK)
+                        return MA_ERR_PG;
+        }
+        return MA_OK;
+}
+
+static ma_status_t proc_batch_transaction(proc_t *proc, proc_attempt_t *attempt,
+                                          ma_error_t *err)
+{
+        size_t i, dlq_count = 0;
+        ma_status_t status;
+
+        status = ma_pg_exec(proc->pg, "BEGIN", err);
+        if (status == MA_OK)
+                status = proc_batch_lock_offsets(proc, attempt, err);
+        for (i = 0; status == MA_OK && i < proc->batch_count; i++)
+                status = proc_batch_record(proc, attempt, i, &dlq_count, err);
+        if (status == MA_OK && dlq_count > 0)
+                status = proc_dlq_wait(proc, dlq_count, err);
+        if (status == MA_OK)
+                status = proc_batch_offsets_update(proc, attempt, err);
+        if (status == MA_OK)
+                status = ma_pg_exec(proc->pg, "COMMIT", err);
+        if (status != MA_OK && PQstatus(proc->pg) == CONNECTION_OK &&
+            PQtransactionStatus(proc->pg) != PQTRANS_IDLE)
+                ma_pg_exec(proc->pg, "ROLLBACK", NULL);
+        return status;
+}
+
+static void proc_batch_publish_metrics(const proc_attempt_t *attempt)
+{
+        size_t i;
+        uint64_t consumed = 0;
+
+        for (i = 0; i < attempt->part_count; i++)
+                consumed += (uint64_t)attempt->parts[i].consumed;
+        proc_metrics_consumed(consumed);
+        proc_metrics_applied("inserted", attempt->outcome_inserted);
+        proc_metrics_applied("replaced", attempt->outcome_replaced);
+        proc_metrics_applied("stale", attempt->outcome_stale);
+        proc_metrics_applied("retracted", attempt->outcome_retracted);
+        proc_metrics_applied("tombstone", attempt->outcome_tombstone);
+        for (i = 1; i < PROC_REASON_COUNT; i++)
+                proc_metrics_rejected((proc_reason_t)i, attempt->rejected[i]);
+}
+
+/* Moves the committed offsets into the owned-partition table. */
+static void proc_batch_remember(proc_t *proc, const proc_attempt_t *attempt)
+{
+        size_t i;
+
+        for (i = 0; i < attempt->part_count; i++) {
+                proc_partition_t *owned =
+                        proc_partition_find(proc, attempt->parts[i].topic,
+                                            attempt->parts[i].partition);
+
+                if (owned != NULL)
+                        owned->last_offset = attempt->parts[i].last_offset;
+        }
+}
+
+/*
+ * A data error (SQLSTATE class 22) or constraint violation (class 23) on
+ * one record would fail every retry, so that record is rejected instead.
+ */
+static bool proc_error_is_record_fault(const ma_error_t *err)
+{
+        return err->status == MA_ERR_PG &&
+               (strncmp(err->sqlstate, "22", 2) == 0 ||
+                strncmp(err->sqlstate, "23", 2) == 0);
+}
+
+/*
+ * Waits before the records of a rolled-back batch are read again, 250 ms
+ * doubling to 16 s, so a failure that persists (the dead-letter topic
+ * missing, the broker down) does not spin.  A fenced batch (another member
+ * moved on) retries at once.
+ */
+static void proc_batch_backoff(proc_t *proc)
+{
+        int shift = proc->failed_batches < 6 ? proc->failed_batches : 6;
+        struct timespec ts;
+        long ms = 250L << shift;
+
+        proc->failed_batches++;
+        ts.tv_sec = ms / 1000;
+        ts.tv_nsec = (ms % 1000) * 1000000L;
+        nanosleep(&ts, NULL);
+}
+
+/* Recovers from a failed attempt by rewinding; false when impossible. */
+static bool proc_batch_recover(proc_t *proc, ma_error_t *err)
+{
+        ma_status_t status = MA_OK;
+
+        if (PQstatus(proc->pg) != CONNECTION_OK)
+                status = proc_pg_reconnect(proc, err);
+        if (status == MA_OK)
+                status = proc_kafka_rewind(proc, err);
+        if (status != MA_OK && ma_pg_error_is_transient(err)) {
+                status = proc_pg_reconnect(proc, err);
+                if (status == MA_OK)
+                        status = proc_kafka_rewind(proc, err);
+        }
+        return status == MA_OK;
+}
+
+ma_status_t proc_batch_flush(proc_t *proc, ma_error_t *err)
+{
+        proc_attempt_t attempt;
+        size_t batch_size = proc->batch_count;
+        int64_t started = ma_now_ms();
+        char refusal[96];
+        bool attempt_fenced;
+        ma_status_t status;
+
+        if (batch_size == 0)
+                return MA_OK;
+        for (;;) {
+                memset(&attempt, 0, sizeof(attempt));
+                attempt.failed_index = -1;
+                attempt.parts = ma_calloc(batch_size, sizeof(*attempt.parts));
+                if (attempt.parts == NULL) {
+                        status = ma_error_set(err, MA_ERR_NOMEM, NULL,
+                                              "could not allocate batch state");
+                        break;
+                }
+                proc->dlq_generation++;
+                status = proc_batch_transaction(proc, &attempt, err);
+                if (status == MA_OK || attempt.fenced ||
+                    attempt.failed_index < 0 ||
+                    !proc_error_is_record_fault(err))
+                        break;
+                /* Retry without the record PostgreSQL refused. */
+                MA_LOG_AT(MA_LOG_WARN,
+                          "record refused by PostgreSQL, "
+                          "rejecting it",
+                          MA_LOG_STR("topic",
+                                     rd_kafka_topic_name(
+                                             proc->batch[attempt.failed_index]
+                                                     ->rkt)),
+                          MA_LOG_INT("offset",
+                                     proc->batch[attempt.failed_index]->offset),
+                          MA_LOG_STR("sqlstate", err->sqlstate));
+                /* The server's message may quote the value, so only the
+                 * SQLSTATE goes into the dead letter. */
+                snprintf(refusal, sizeof(refusal),
+                         "PostgreSQL refused the record (SQLSTATE %s)",
+                         err->sqlstate);
+                proc->forced_detail[attempt.failed_index] = ma_strdup(refusal);
+                ma_free(attempt.parts);
+                if (proc->forced_detail[attempt.failed_index] == NULL) {
+                        status = ma_error_set(err, MA_ERR_NOMEM, NULL,
+                                              "could not record refusal");
+                        attempt.parts = NULL;
+                        break;
+                }
+        }
+
+        if (status == MA_OK) {
+                proc_batch_remember(proc, &attempt);
+                proc_batch_publish_metrics(&attempt);
+                proc_metrics_batch(batch_size,
+                                   (double)(ma_now_ms() - started) / 1000.0,
+                                   true);
+                MA_LOG_AT(MA_LOG_DEBUG, "batch committed",
+                          MA_LOG_INT("records", batch_size),
+                          MA_LOG_INT("partitions", attempt.part_count));
+                ma_free(attempt.parts);
+                proc_batch_drop(proc);
+                proc_kafka_commit_async(proc);
+                proc->failed_batches = 0;
+                return MA_OK;
+        }
+
+        attempt_fenced = attempt.fenced;
+        ma_free(attempt.parts);
+        proc_batch_drop(proc);
+        proc->dlq_generation++;
+        proc_metrics_batch(batch_size, (double)(ma_now_ms() - started) / 1000.0,
+                           false);
+        MA_LOG_AT(MA_LOG_WARN, "batch rolled back, rewinding partitions",
+                  MA_LOG_STR("error", err->message),
+                  MA_LOG_STR("sqlstate", err->sqlstate),
+                  MA_LOG_INT("records", batch_size));
+        if (!attempt_fenced)
+                proc_batch_backoff(proc);
+        /* Not ready while the database or the broker is being recovered. */
+        proc_metrics_set_ready(false);
+        if (status != MA_ERR_NOMEM && proc_batch_recover(proc, err)) {
+                proc_metrics_set_ready(true);
+                return MA_OK;
+        }
+        proc->fatal = true;
+        return status != MA_OK ? status : MA_ERR_INTERNAL;
+}

@@ -7,13 +7,14 @@
 #   make stop     stop every stack this checkout started
 #   make bench    run the benchmarks and update docs/benchmarks.md
 #   make fuzz     run the decoder fuzzer for 10 minutes (FUZZ_SECONDS)
+#   make soak     kill the processor 20 times during a replay
 
 BUILD_DIR    ?= build
 FUZZ_SECONDS ?= 600
 GENERATOR    := $(shell command -v ninja >/dev/null 2>&1 && echo Ninja || echo "Unix Makefiles")
 
-.PHONY: all setup build test unit demo stop bench fuzz format format-check \
-        check-banned clean
+.PHONY: all setup build test unit demo stop bench fuzz soak format \
+        format-check check-banned clean
 
 all: build
 
@@ -34,10 +35,16 @@ demo:
 	scripts/demo.sh
 
 stop:
-	scripts/stack.sh stop-all
+	scripts/stop.sh
 
 bench: build
 	scripts/bench.sh
+
+# 20 kill -9 runs of the processor during a replay, on the test stack.
+soak: build
+	MA_STACK_NAME=test scripts/stack.sh start
+	eval "$$(MA_STACK_NAME=test scripts/stack.sh env)" && \
+		BUILD_DIR=$(BUILD_DIR) tests/integration/processor/soak.sh
 
 fuzz: setup
 	scripts/fuzz.sh $(FUZZ_SECONDS)

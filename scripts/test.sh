@@ -70,7 +70,6 @@ step format-check scripts/check-format.sh
 step banned-calls scripts/check-banned.sh
 step build bash -c "cmake -S . -B build -G '$GENERATOR' -DMA_WERROR=ON >/dev/null && cmake --build build"
 step unit bash -c "cd build && ctest -L unit --output-on-failure"
-step schema-compat bash -c "cd build && ctest -L schema --output-on-failure"
 step build-sanitizers bash -c "cmake -S . -B build-asan -G '$GENERATOR' -DMA_WERROR=ON -DMA_SANITIZE=ON >/dev/null && cmake --build build-asan"
 step unit-sanitizers bash -c "cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ctest -L unit --output-on-failure"
 

@@ -7,7 +7,8 @@
 #   - Exempelstads kommun (EXK): the building-permit log wabo-receipt.csv,
 #   - Polismyndigheten (POL): the road-traffic fines log,
 #   - Skatteverket (SKV) and Arbetsförmedlingen (AF): the hiring scenario,
-# then print per producer read, published, rejected and skipped, and leave
+# start the processor, wait until it applied every event, then print per
+# input read, published, applied, rejected and skipped, and leave
 # everything running.  `make stop` stops it.  Running it again replays the
 # same events, which replace themselves (same kundhandelseId and sekvens).
 set -euo pipefail
@@ -62,6 +63,21 @@ publish road-traffic-fines POL --input "$DATA_DIR/road-traffic-fines-100.csv" \
 publish hiring-skv SKV --input producers/fixtures/hiring-skv.jsonl
 publish hiring-af AF --input producers/fixtures/hiring-af.jsonl
 
+# The processor runs in the background and keeps consuming. Its pid file
+# lets `make stop` and the next `make demo` find it.
+processor_pid_file="$STATE/programs/ma-processor.pid"
+if [ -f "$processor_pid_file" ] && kill -0 "$(cat "$processor_pid_file")" 2>/dev/null; then
+        echo "demo: ma-processor already running (pid $(cat "$processor_pid_file"))"
+else
+        echo "demo: starting ma-processor (log: $STATE/logs/ma-processor.log)"
+        MA_DATABASE_URL=$DATABASE_URL MA_KAFKA_BROKERS=$KAFKA_BOOTSTRAP_SERVERS \
+                nohup build/processors/ma-processor --metrics.port 29100 \
+                --schema.dir schemas --catalog.path schemas/catalog.json \
+                --migrations.dir schemas/sql \
+                >>"$STATE/logs/ma-processor.log" 2>&1 &
+        echo $! >"$processor_pid_file"
+fi
+
 cat >"$ROOT/.run/demo.env" <<ENV
 # Connection settings of the running demo; source this file.
 KAFKA_BOOTSTRAP_SERVERS=$KAFKA_BOOTSTRAP_SERVERS
@@ -71,20 +87,11 @@ MQTT_PORT=$MQTT_PORT
 ENV
 
 echo
-echo "demo: report"
-python3 - "$STATE/reports" <<'PY'
-import json, pathlib, sys
-rows = []
-for path in sorted(pathlib.Path(sys.argv[1]).glob("*.json")):
-    s = json.loads(path.read_text())
-    rows.append((path.stem, s["topic"], s["read"], s["published"],
-                 s["rejected"], s["skipped"], s["failed"]))
-print(f"{'input':<20} {'topic':<24} {'read':>6} {'published':>9} "
-      f"{'rejected':>8} {'skipped':>7} {'failed':>6}")
-for r in rows:
-    print(f"{r[0]:<20} {r[1]:<24} {r[2]:>6} {r[3]:>9} {r[4]:>8} {r[5]:>7} {r[6]:>6}")
-PY
+python3 scripts/demo_report.py --reports "$STATE/reports" \
+        --metrics-url http://127.0.0.1:29100/metrics \
+        --wait "${MA_DEMO_WAIT_SECONDS:-300}"
 echo
-echo "Look at the events on Kafka:"
+echo "Look at the events on Kafka and in the views:"
 echo "  kcat -C -b $KAFKA_BOOTSTRAP_SERVERS -t ma.kundhandelser.exk -e -f '%k %h\\n' | head"
+echo "  psql '$DATABASE_URL' -c 'SELECT kundhandelse_typ, count(*) FROM kundhandelse GROUP BY 1 ORDER BY 1'"
 echo "Connection settings: .run/demo.env    Stop everything: make stop"

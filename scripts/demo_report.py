@@ -1,0 +1,105 @@
+#!/usr/bin/env python3
+"""Waits until the processor has applied every published event of the demo
+and read every record on the producer topics,
+then prints per input what was read, published, applied, rejected and
+skipped.
+
+The producers' JSON summaries (ma-produce --summary-json) give read,
+published, rejected and skipped; the views give applied (events per topic
+in the kundhandelse table) and the processor's rejections (rows per topic
+in rejected_events).  Event ids are deterministic, so a replay publishes the
+same ids and the expected count per topic is the sum of distinct events
+published to it, which equals the published count of the latest run.
+"""
+import argparse
+import json
+import os
+import pathlib
+import subprocess
+import sys
+import time
+import urllib.request
+
+
+def query_counts(database_url, table):
+    """Returns {topic: rows} of table, or None while the table is missing."""
+    column = "kafka_topic" if table == "kundhandelse" else "topic"
+    result = subprocess.run(
+        ["psql", database_url, "-Atqc",
+         f"SELECT {column}, count(*) FROM {table} GROUP BY 1"],
+        capture_output=True, text=True)
+    if result.returncode != 0:
+        return None
+    counts = {}
+    for line in result.stdout.splitlines():
+        topic, _, count = line.partition("|")
+        counts[topic] = int(count)
+    return counts
+
+
+def total_lag(metrics_url):
+    """Returns the processor's summed partition lag, or None if unknown."""
+    try:
+        with urllib.request.urlopen(metrics_url, timeout=5) as response:
+            text = response.read().decode()
+    except OSError:
+        return None
+    lags = [float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+            if line.startswith("ma_processor_partition_lag{")]
+    return sum(lags) if lags else None
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--reports", required=True,
+                        help="folder of ma-produce JSON summaries")
+    parser.add_argument("--wait", type=int, default=300,
+                        help="seconds to wait for the processor")
+    parser.add_argument("--metrics-url", required=True,
+                        help="the processor's Prometheus endpoint")
+    args = parser.parse_args()
+    database_url = os.environ["DATABASE_URL"]
+
+    reports = []
+    for path in sorted(pathlib.Path(args.reports).glob("*.json")):
+        reports.append((path.stem, json.loads(path.read_text())))
+    expected = {}
+    for _, summary in reports:
+        expected[summary["topic"]] = (expected.get(summary["topic"], 0)
+                                      + summary["published"])
+
+    deadline = time.monotonic() + args.wait
+    applied = {}
+    while True:
+        applied = query_counts(database_url, "kundhandelse") or {}
+        missing = {t: n - applied.get(t, 0) for t, n in expected.items()
+                   if applied.get(t, 0) < n}
+        # A replay leaves the counts as they were, so the lag tells when
+        # the processor has also read the replayed records.
+        lag = total_lag(args.metrics_url)
+        if not missing and lag == 0:
+            break
+        if time.monotonic() > deadline:
+            print(f"demo: the processor did not apply every event within "
+                  f"{args.wait} s; still missing per topic: {missing}, "
+                  f"partition lag {lag}; see "
+                  f"the processor's log under .run/demo/logs/",
+                  file=sys.stderr)
+            return 1
+        time.sleep(1)
+    rejected = query_counts(database_url, "rejected_events") or {}
+
+    header = (f"{'input':<20} {'topic':<24} {'read':>6} {'published':>9} "
+              f"{'applied':>7} {'rejected':>8} {'skipped':>7}")
+    print("demo: report (rejected = by the producer + by the processor)")
+    print(header)
+    for name, s in reports:
+        topic = s["topic"]
+        print(f"{name:<20} {topic:<24} {s['read']:>6} {s['published']:>9} "
+              f"{applied.get(topic, 0):>7} "
+              f"{s['rejected'] + rejected.get(topic, 0):>8} {s['skipped']:>7}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -57,6 +57,32 @@ step() {
         return 0
 }
 
+# Runs the integration tests while watching the stack: when a service dies
+# during the run, the tests are stopped at once and the failure names the
+# service, instead of every remaining test timing out one by one.  Fault
+# tests restart services on purpose, so they run afterwards, unwatched.
+integration_watched() {
+        local status stopped name
+        setsid bash -c "cd build && exec ctest -L integration -LE fault --output-on-failure --timeout 600" &
+        local ctest_pid=$!
+        while kill -0 "$ctest_pid" 2>/dev/null; do
+                sleep 2
+                if status=$(MA_STACK_NAME=test scripts/stack.sh status 2>&1); then
+                        continue
+                fi
+                kill -0 "$ctest_pid" 2>/dev/null || break
+                stopped=$(awk '$2 == "stopped" {print $1}' <<<"$status" | tr '\n' ' ')
+                name=${stopped//kafka/Kafka}
+                name=${name//postgres/PostgreSQL}
+                name=${name//mosquitto/Mosquitto}
+                echo "test: ${name% } stopped while the integration tests ran (stack \"test\", $MA_STATE_DIR); stopping the tests"
+                kill -TERM -- "-$ctest_pid" 2>/dev/null
+                wait "$ctest_pid" 2>/dev/null
+                return 1
+        done
+        wait "$ctest_pid"
+}
+
 stop_stack() {
         MA_STACK_NAME=test scripts/stack.sh stop >/dev/null 2>&1 || true
 }
@@ -77,7 +103,8 @@ trap stop_stack EXIT
 if MA_STACK_NAME=test scripts/stack.sh start; then
         eval "$(MA_STACK_NAME=test scripts/stack.sh env)"
         export KAFKA_BOOTSTRAP_SERVERS DATABASE_URL MQTT_HOST MQTT_PORT MA_STATE_DIR
-        step integration bash -c "cd build && ctest -L integration --output-on-failure --timeout 600"
+        step integration integration_watched
+        step integration-faults bash -c "cd build && ctest -L fault --output-on-failure --timeout 600"
 else
         failed=$((failed + 1))
         failed_steps+=("stack-start")

@@ -121,6 +121,25 @@ install_kafka() {
 	log "Kafka $MA_KAFKA_VERSION installed: $(find "$libs" -name '*.jar' | wc -l) jars in $libs"
 }
 
+# Python modules the API tests use to check answers against
+# docs/openapi.yaml.  Installed with pip only when an import fails.
+install_python_modules() {
+	local missing=()
+	python3 -c 'import yaml' 2>/dev/null || missing+=("PyYAML==6.0.3")
+	python3 -c 'import openapi_schema_validator' 2>/dev/null ||
+		missing+=("openapi-schema-validator==0.9.0")
+	python3 -c 'import openapi_spec_validator' 2>/dev/null ||
+		missing+=("openapi-spec-validator==0.9.0")
+	if [ "${#missing[@]}" -eq 0 ]; then
+		log "Python modules present, nothing to install"
+		return
+	fi
+	log "installing Python modules: ${missing[*]}"
+	python3 -m pip install --quiet "${missing[@]}" </dev/null ||
+		die "could not install the Python modules ${missing[*]} with pip; check that the Python package index is reachable"
+}
+
 install_packages
 install_kafka
+install_python_modules
 log "done"

@@ -1,0 +1,115 @@
+/*
+ * api_http.h - what the HTTP server (api_server.c) and the endpoints
+ * (api_endpoints.c) of ma-api share: the request state, the outcome that
+ * goes into the audit row, and the functions that respond.
+ *
+ * Threads: a request and its outcome belong to the worker thread serving
+ * the connection.
+ */
+#ifndef MA_API_HTTP_H
+#define MA_API_HTTP_H
+
+#include <microhttpd.h>
+#include <pthread.h>
+
+#include "api.h"
+#include "api_server.h"
+
+#define API_ENDPOINT           "kundhandelseFragaSynkron"
+#define API_CORRELATION_HEADER "skv_client_correlation_id"
+#define API_PATH_MAX           128
+
+struct api_server {
+        api_server_config_t config;
+        struct MHD_Daemon *daemon;
+        pthread_key_t conn_key;
+        int port;
+};
+
+typedef enum api_route_kind {
+        API_ROUTE_FRAGA = 0,  /* [/{producer}]/kundhandelseFragaSynkron */
+        API_ROUTE_OVERSIKT,   /* POST /v1/oversikt */
+        API_ROUTE_INDEX,      /* POST /v1/index */
+        API_ROUTE_KATALOG,    /* GET /v1/katalog */
+        API_ROUTE_HISTORIK,   /* POST /v1/historik */
+        API_ROUTE_MEDDELANDE, /* POST /v1/meddelande */
+} api_route_kind_t;
+
+typedef struct api_request {
+        char method[16];
+        char path[API_PATH_MAX];
+        char correlation_id[API_CORRELATION_MAX + 1]; /* "" when invalid */
+        api_route_kind_t route;
+        const ma_producer_t *producer; /* NULL: all producers */
+        char *body;
+        size_t len, cap;
+        bool too_large;
+        bool answered;
+        int64_t started_ms;
+        unsigned int status;
+        size_t disclosed;
+        char consumer_id[64];
+} api_request_t;
+
+/* Everything the audit row and the log line need about one response. */
+typedef struct api_outcome {
+        api_consumer_t consumer;
+        bool have_consumer;
+        char user_pseudonym[MA_PSEUDONYM_HEX_LEN + 1];
+        json_t *kund_pseudonyms; /* owned */
+        json_t *question;        /* owned, masked */
+        json_t *disclosed;       /* owned */
+} api_outcome_t;
+
+/* Pseudonyms of each party's customer: exact (with tillagg) for lookups,
+ * and without tillagg for the register checks. */
+typedef struct api_party_keys {
+        char lookup[MA_PSEUDONYM_HEX_LEN + 1];
+        char person[MA_PSEUDONYM_HEX_LEN + 1];
+        ma_kund_typ_t typ;
+        bool known;
+} api_party_keys_t;
+
+/* Returns the worker thread's connection, opening it when needed; NULL
+ * with err filled when the database cannot be reached. */
+PGconn *api_conn_get(api_server_t *server, ma_error_t *err);
+
+/*
+ * Writes the audit row and queues the response: body on success, or a 500
+ * without data when the audit row cannot be written.  error is the
+ * message of a failed request (NULL for 200).  Takes body and clears
+ * outcome.  conn may be NULL to use the thread's connection.
+ */
+enum MHD_Result api_answer(api_server_t *server,
+                           struct MHD_Connection *connection,
+                           api_request_t *request, PGconn *conn,
+                           api_outcome_t *outcome, unsigned int status,
+                           json_t *body, const char *error);
+
+/* api_answer() with {"message": ...} formatted from fmt. */
+enum MHD_Result
+api_error(api_server_t *server, struct MHD_Connection *connection,
+          api_request_t *request, PGconn *conn, api_outcome_t *outcome,
+          unsigned int status, const char *fmt, ...)
+        __attribute__((format(printf, 7, 8)));
+
+/* Fills keys with the pseudonyms of party's customer (none without kund). */
+ma_status_t api_party_keys_fill(api_server_t *server, const api_party_t *party,
+                                api_party_keys_t *keys);
+
+/* The endpoints, called once the key, the scope and (except for katalog)
+ * the body have passed; root stays the caller's. */
+enum MHD_Result api_post_fraga(api_server_t *server,
+                               struct MHD_Connection *connection,
+                               api_request_t *request, PGconn *conn,
+                               api_outcome_t *outcome, json_t *root);
+enum MHD_Result api_v1_customer(api_server_t *server,
+                                struct MHD_Connection *connection,
+                                api_request_t *request, PGconn *conn,
+                                api_outcome_t *outcome, json_t *root);
+enum MHD_Result api_v1_katalog(api_server_t *server,
+                               struct MHD_Connection *connection,
+                               api_request_t *request, PGconn *conn,
+                               api_outcome_t *outcome);
+
+#endif /* MA_API_HTTP_H */

@@ -1,0 +1,627 @@
+/*
+ * api_server.c - the HTTP server of ma-api (libmicrohttpd): routing, the
+ * checks every endpoint shares, the audit row and the response.  The
+ * endpoints themselves are in api_endpoints.c.
+ *
+ * A pool of worker threads serves the connections; each thread opens its
+ * own PGconn on first use and closes it when the thread ends.
+ *
+ * Request flow of POST [/{producer}]/kundhandelseFragaSynkron:
+ *   route (404 unknown producer), method (405), correlation id (400),
+ *   API key (401, 403 inactive consumer), scope "fraga" (403),
+ *   Content-Type (415), body size (413), JSON and question (400),
+ *   user token for private consumers (401), then per party the user's
+ *   right to see the customer (a failing delfraga, or 403 when no party
+ *   may be seen).  Every response except /health and /ready is preceded
+ *   by its audit row.  When that row cannot be written (the database is
+ *   unreachable, for one), the response is 500 without data.
+ */
+#include <arpa/inet.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "api.h"
+#include "api_http.h"
+#include "api_server.h"
+#include "ma/alloc.h"
+#include "ma/datetime.h"
+#include "ma/log.h"
+#include "ma/pg.h"
+#include "ma/validate.h"
+
+/* Scope each route needs; NULL: any active consumer. */
+static const char *const api_route_scopes[] = {"fraga", "oversikt", "index",
+                                               NULL,    "fraga",    "fraga"};
+
+/* ------------------------------------------------------------------------
+ * Database connection per worker thread
+ */
+
+static void api_conn_close(void *conn)
+{
+        PQfinish(conn);
+}
+
+PGconn *api_conn_get(api_server_t *server, ma_error_t *err)
+{
+        PGconn *conn = pthread_getspecific(server->conn_key);
+        ma_pg_retry_t retry;
+
+        if (conn != NULL && PQstatus(conn) == CONNECTION_OK)
+                return conn;
+        if (conn != NULL) {
+                PQreset(conn);
+                if (PQstatus(conn) == CONNECTION_OK)
+                        return conn;
+                PQfinish(conn);
+                pthread_setspecific(server->conn_key, NULL);
+        }
+        ma_pg_retry_default(&retry);
+        retry.max_attempts = 2;
+        if (ma_pg_connect(server->config.database_url, &retry, &conn, err) !=
+            MA_OK)
+                return NULL;
+        pthread_setspecific(server->conn_key, conn);
+        return conn;
+}
+
+/* ------------------------------------------------------------------------
+ * Responses, audit and log
+ */
+
+/* Copies text for a log line or audit row with every run of ten or more
+ * digits masked, so that an identity number in a correlation id or URL is
+ * never stored. */
+static void api_mask_digits(const char *text, char *out, size_t size)
+{
+        size_t n = 0;
+
+        for (size_t i = 0; text[i] != '\0' && n + 1 < size; i++) {
+                size_t run = 0;
+
+                while (text[i + run] >= '0' && text[i + run] <= '9')
+                        run++;
+                if (run >= 10) {
+                        for (size_t j = 0; j < run && n + 1 < size; j++)
+                                out[n++] = '*';
+                        i += run - 1;
+                } else if ((unsigned char)text[i] < 0x20 ||
+                           (unsigned char)text[i] >= 0x7f) {
+                        out[n++] = '?';
+                } else {
+                        out[n++] = text[i];
+                }
+        }
+        out[n] = '\0';
+}
+
+static const char *api_decision(unsigned int status)
+{
+        if (status == 200)
+                return "allowed";
+        if (status == 206)
+                return "partial";
+        if (status == 401 || status == 403)
+                return "denied";
+        if (status >= 500)
+                return "failed";
+        return "rejected";
+}
+
+static enum MHD_Result api_queue(struct MHD_Connection *connection,
+                                 api_request_t *request, unsigned int status,
+                                 json_t *body)
+{
+        char *text = json_dumps(body, JSON_COMPACT);
+        struct MHD_Response *response;
+        enum MHD_Result result;
+
+        json_decref(body);
+        request->answered = true;
+        request->status = status;
+        if (text == NULL)
+                return MHD_NO;
+        response = MHD_create_response_from_buffer(strlen(text), text,
+                                                   MHD_RESPMEM_MUST_COPY);
+        free(text);
+        if (response == NULL)
+                return MHD_NO;
+        MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE,
+                                "application/json");
+        MHD_add_response_header(response, MHD_HTTP_HEADER_CACHE_CONTROL,
+                                "no-store");
+        if (request->correlation_id[0] != '\0')
+                MHD_add_response_header(response, API_CORRELATION_HEADER,
+                                        request->correlation_id);
+        result = MHD_queue_response(connection, status, response);
+        MHD_destroy_response(response);
+        return result;
+}
+
+static void api_outcome_clear(api_outcome_t *outcome)
+{
+        json_decref(outcome->kund_pseudonyms);
+        json_decref(outcome->question);
+        json_decref(outcome->disclosed);
+        memset(outcome, 0, sizeof(*outcome));
+}
+
+/*
+ * Writes the audit row and queues the response: body on success, or a 500
+ * without data when the audit row cannot be written.  error is the
+ * message of a failed request (NULL for 200).  Takes body.
+ */
+enum MHD_Result api_answer(api_server_t *server,
+                           struct MHD_Connection *connection,
+                           api_request_t *request, PGconn *conn,
+                           api_outcome_t *outcome, unsigned int status,
+                           json_t *body, const char *error)
+{
+        char correlation[API_CORRELATION_MAX + 1];
+        char path[API_PATH_MAX];
+        api_audit_row_t row = {0};
+        ma_error_t err;
+
+        api_mask_digits(request->correlation_id, correlation,
+                        sizeof(correlation));
+        api_mask_digits(request->path, path, sizeof(path));
+        row.correlation_id = correlation[0] ? correlation : NULL;
+        row.endpoint = path;
+        if (outcome->have_consumer) {
+                row.consumer_id = outcome->consumer.consumer_id;
+                row.key_id = outcome->consumer.key_id;
+                snprintf(request->consumer_id, sizeof(request->consumer_id),
+                         "%s", outcome->consumer.consumer_id);
+        }
+        row.user_pseudonym =
+                outcome->user_pseudonym[0] ? outcome->user_pseudonym : NULL;
+        row.kund_pseudonyms = outcome->kund_pseudonyms;
+        row.question = outcome->question;
+        row.disclosed = status < 300 ? outcome->disclosed : NULL;
+        row.decision = api_decision(status);
+        row.http_status = status;
+        row.error = error;
+        if (conn == NULL)
+                conn = api_conn_get(server, &err);
+        if (conn == NULL || api_audit_insert(conn, &row, &err) != MA_OK) {
+                ma_log(MA_LOG_ERROR, "audit row not written, answering 500",
+                       "correlation_id", correlation, "error", err.message,
+                       "sqlstate", err.sqlstate, NULL);
+                json_decref(body);
+                api_outcome_clear(outcome);
+                return api_queue(connection, request, 500,
+                                 json_pack("{s:s}", "message",
+                                           "could not record the request in "
+                                           "the audit log; try again later"));
+        }
+        if (status < 300 && outcome->disclosed != NULL)
+                request->disclosed = json_array_size(outcome->disclosed);
+        api_outcome_clear(outcome);
+        return api_queue(connection, request, status, body);
+}
+
+enum MHD_Result api_error(api_server_t *server,
+                          struct MHD_Connection *connection,
+                          api_request_t *request, PGconn *conn,
+                          api_outcome_t *outcome, unsigned int status,
+                          const char *fmt, ...)
+{
+        char message[API_MESSAGE_MAX];
+        va_list ap;
+
+        va_start(ap, fmt);
+        vsnprintf(message, sizeof(message), fmt, ap);
+        va_end(ap);
+        /* Request text quoted in a message may be cut inside a UTF-8
+         * sequence or be no UTF-8 at all; JSON and the audit table need
+         * valid UTF-8. */
+        if (!ma_utf8_valid(message, strlen(message)))
+                for (char *p = message; *p != '\0'; p++)
+                        if ((unsigned char)*p >= 0x80 ||
+                            (unsigned char)*p < 0x20)
+                                *p = '?';
+        return api_answer(server, connection, request, conn, outcome, status,
+                          json_pack("{s:s}", "message", message), message);
+}
+
+/* Checks what every endpoint needs (database, correlation id, API key,
+ * scope, Content-Type, body size, JSON), then runs the route. */
+static enum MHD_Result api_handle(api_server_t *server,
+                                  struct MHD_Connection *connection,
+                                  api_request_t *request)
+{
+        api_outcome_t outcome = {0};
+        api_denial_t denial;
+        const char *scope = api_route_scopes[request->route];
+        json_t *root;
+        json_error_t json_err;
+        const char *content_type;
+        enum MHD_Result result;
+        ma_error_t err;
+        PGconn *conn = api_conn_get(server, &err);
+
+        if (conn == NULL) {
+                ma_log(MA_LOG_ERROR, "database connection failed", "error",
+                       err.message, NULL);
+                return api_queue(connection, request, 500,
+                                 json_pack("{s:s}", "message",
+                                           "could not connect to the "
+                                           "database; try again later"));
+        }
+        if (request->correlation_id[0] == '\0')
+                return api_error(server, connection, request, conn, &outcome,
+                                 400,
+                                 "missing or invalid " API_CORRELATION_HEADER
+                                 " header: send 1 to %d printable ASCII "
+                                 "characters",
+                                 API_CORRELATION_MAX);
+        if (api_auth_consumer(conn,
+                              MHD_lookup_connection_value(
+                                      connection, MHD_HEADER_KIND, "X-API-Key"),
+                              &outcome.consumer, &denial, &err) != MA_OK)
+                return api_error(server, connection, request, conn, &outcome,
+                                 500, "could not check the API key");
+        outcome.have_consumer = outcome.consumer.consumer_id[0] != '\0';
+        if (denial.http_status == 0 && scope != NULL &&
+            api_auth_scope(conn, &outcome.consumer, scope, &denial, &err) !=
+                    MA_OK)
+                return api_error(server, connection, request, conn, &outcome,
+                                 500, "could not check the scopes");
+        if (denial.http_status != 0)
+                return api_error(server, connection, request, conn, &outcome,
+                                 denial.http_status, "%s", denial.message);
+        if (request->route == API_ROUTE_KATALOG)
+                return api_v1_katalog(server, connection, request, conn,
+                                      &outcome);
+        content_type = MHD_lookup_connection_value(
+                connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+        if (content_type == NULL ||
+            strncasecmp(content_type, "application/json", 16) != 0 ||
+            (content_type[16] != '\0' && content_type[16] != ';'))
+                return api_error(server, connection, request, conn, &outcome,
+                                 415, "Content-Type must be application/json");
+        if (request->too_large)
+                return api_error(server, connection, request, conn, &outcome,
+                                 413,
+                                 "request body exceeds the limit of %zu bytes",
+                                 server->config.body_limit);
+        root = json_loadb(request->body ? request->body : "", request->len,
+                          JSON_REJECT_DUPLICATES, &json_err);
+        if (root == NULL)
+                return api_error(server, connection, request, conn, &outcome,
+                                 400,
+                                 "request body is not valid JSON: %s at "
+                                 "line %d, column %d",
+                                 json_err.text, json_err.line, json_err.column);
+        if (request->route == API_ROUTE_FRAGA)
+                result = api_post_fraga(server, connection, request, conn,
+                                        &outcome, root);
+        else
+                result = api_v1_customer(server, connection, request, conn,
+                                         &outcome, root);
+        json_decref(root);
+        return result;
+}
+
+/* ------------------------------------------------------------------------
+ * Routing and the libmicrohttpd callbacks
+ */
+
+static bool api_correlation_valid(const char *id)
+{
+        size_t len = id ? strlen(id) : 0;
+
+        if (len == 0 || len > API_CORRELATION_MAX)
+                return false;
+        for (size_t i = 0; i < len; i++)
+                if ((unsigned char)id[i] < 0x20 || (unsigned char)id[i] > 0x7e)
+                        return false;
+        return true;
+}
+
+/* Resolves "/kundhandelseFragaSynkron" and "/{producer}/...", where
+ * producer is an event-type prefix or an organisationsnummer. */
+static bool api_route(api_server_t *server, const char *url,
+                      api_request_t *request)
+{
+        const char *slash;
+        char segment[32];
+        size_t len;
+
+        static const struct {
+                const char *path;
+                api_route_kind_t route;
+        } v1[] = {{"/v1/oversikt", API_ROUTE_OVERSIKT},
+                  {"/v1/index", API_ROUTE_INDEX},
+                  {"/v1/katalog", API_ROUTE_KATALOG},
+                  {"/v1/historik", API_ROUTE_HISTORIK},
+                  {"/v1/meddelande", API_ROUTE_MEDDELANDE}};
+
+        for (size_t i = 0; i < sizeof(v1) / sizeof(v1[0]); i++)
+                if (strcmp(url, v1[i].path) == 0) {
+                        request->route = v1[i].route;
+                        return true;
+                }
+        if (strcmp(url, "/" API_ENDPOINT) == 0)
+                return true;
+        slash = strchr(url + 1, '/');
+        if (url[0] != '/' || slash == NULL ||
+            strcmp(slash, "/" API_ENDPOINT) != 0)
+                return false;
+        len = (size_t)(slash - url - 1);
+        if (len == 0 || len >= sizeof(segment))
+                return false;
+        memcpy(segment, url + 1, len);
+        segment[len] = '\0';
+        request->producer =
+                ma_catalog_find_prefix(server->config.catalog, segment);
+        if (request->producer == NULL)
+                request->producer = ma_catalog_find_producer(
+                        server->config.catalog, segment);
+        return request->producer != NULL;
+}
+
+static bool api_body_append(api_server_t *server, api_request_t *request,
+                            const char *data, size_t size)
+{
+        if (request->too_large)
+                return true;
+        if (size > server->config.body_limit - request->len) {
+                request->too_large = true;
+                ma_free(request->body);
+                request->body = NULL;
+                request->len = request->cap = 0;
+                return true;
+        }
+        if (request->len + size > request->cap) {
+                size_t cap = request->cap ? request->cap : 4096;
+                char *bigger;
+
+                while (cap < request->len + size)
+                        cap *= 2;
+                if (cap > server->config.body_limit)
+                        cap = server->config.body_limit;
+                bigger = ma_realloc(request->body, cap);
+                if (bigger == NULL)
+                        return false;
+                request->body = bigger;
+                request->cap = cap;
+        }
+        memcpy(request->body + request->len, data, size);
+        request->len += size;
+        return true;
+}
+
+static enum MHD_Result api_get(api_server_t *server,
+                               struct MHD_Connection *connection,
+                               api_request_t *request, const char *url)
+{
+        PGconn *conn;
+        PGresult *res;
+        bool ready;
+        ma_error_t err;
+
+        if (strcmp(url, "/health") == 0)
+                return api_queue(connection, request, 200,
+                                 json_pack("{s:s}", "status", "ok"));
+        conn = api_conn_get(server, &err);
+        res = conn ? PQexec(conn, "SELECT 1 FROM api_audit LIMIT 0") : NULL;
+        ready = PQresultStatus(res) == PGRES_TUPLES_OK;
+        PQclear(res);
+        return api_queue(connection, request, ready ? 200 : 503,
+                         json_pack("{s:s}", "status",
+                                   ready ? "ready" : "database unavailable"));
+}
+
+static api_request_t *api_request_new(struct MHD_Connection *connection,
+                                      const char *method, const char *url)
+{
+        api_request_t *request = ma_calloc(1, sizeof(*request));
+        const char *correlation;
+
+        if (request == NULL)
+                return NULL;
+        request->started_ms = ma_now_ms();
+        snprintf(request->method, sizeof(request->method), "%s", method);
+        snprintf(request->path, sizeof(request->path), "%s", url);
+        correlation = MHD_lookup_connection_value(connection, MHD_HEADER_KIND,
+                                                  API_CORRELATION_HEADER);
+        if (api_correlation_valid(correlation))
+                snprintf(request->correlation_id,
+                         sizeof(request->correlation_id), "%s", correlation);
+        return request;
+}
+
+static enum MHD_Result api_on_first(api_server_t *server,
+                                    struct MHD_Connection *connection,
+                                    api_request_t *request, const char *url,
+                                    const char *method)
+{
+        api_outcome_t outcome = {0};
+        const char *length;
+
+        if (strcmp(url, "/health") == 0 || strcmp(url, "/ready") == 0) {
+                if (strcmp(method, MHD_HTTP_METHOD_GET) != 0)
+                        return api_queue(
+                                connection, request, 405,
+                                json_pack("{s:s}", "message", "use GET"));
+                return api_get(server, connection, request, url);
+        }
+        if (!api_route(server, url, request))
+                return api_error(
+                        server, connection, request, NULL, &outcome, 404,
+                        "no endpoint %.64s: use POST "
+                        "/" API_ENDPOINT " or /{producer}/" API_ENDPOINT
+                        " with a producer's prefix or "
+                        "organisationsnummer from the catalog, POST "
+                        "/v1/oversikt, /v1/index, /v1/historik or "
+                        "/v1/meddelande, or GET /v1/katalog",
+                        request->path);
+        if (request->route == API_ROUTE_KATALOG &&
+            strcmp(method, MHD_HTTP_METHOD_GET) != 0)
+                return api_error(server, connection, request, NULL, &outcome,
+                                 405, "method %.15s not allowed: use GET",
+                                 request->method);
+        if (request->route != API_ROUTE_KATALOG &&
+            strcmp(method, MHD_HTTP_METHOD_POST) != 0)
+                return api_error(server, connection, request, NULL, &outcome,
+                                 405, "method %.15s not allowed: use POST",
+                                 request->method);
+        length = MHD_lookup_connection_value(connection, MHD_HEADER_KIND,
+                                             MHD_HTTP_HEADER_CONTENT_LENGTH);
+        /* Rejected before the body is read; the connection is closed
+         * afterwards instead of reading the rest. */
+        if (length != NULL &&
+            strtoull(length, NULL, 10) > server->config.body_limit)
+                return api_error(
+                        server, connection, request, NULL, &outcome, 413,
+                        "request body of %llu bytes exceeds the "
+                        "limit of %zu bytes",
+                        strtoull(length, NULL, 10), server->config.body_limit);
+        return MHD_YES;
+}
+
+static enum MHD_Result
+api_on_request(void *cls, struct MHD_Connection *connection, const char *url,
+               const char *method, const char *version, const char *upload_data,
+               size_t *upload_data_size, void **con_cls)
+{
+        api_server_t *server = cls;
+        api_request_t *request = *con_cls;
+
+        if (request == NULL) {
+                request = api_request_new(connection, method, url);
+                if (request == NULL)
+                        return MHD_NO;
+                *con_cls = request;
+                return api_on_first(server, connection, request, url, method);
+        }
+        if (request->answered) {
+                *upload_data_size = 0;
+                return MHD_YES;
+        }
+        if (*upload_data_size > 0) {
+                if (!api_body_append(server, request, upload_data,
+                                     *upload_data_size))
+                        return MHD_NO;
+                *upload_data_size = 0;
+                return MHD_YES;
+        }
+        return api_handle(server, connection, request);
+}
+
+/* Logs one line per request: client errors at info, 5xx at warn. */
+static void api_on_completed(void *cls, struct MHD_Connection *connection,
+                             void **con_cls,
+                             enum MHD_RequestTerminationCode code)
+{
+        api_request_t *request = *con_cls;
+        char correlation[API_CORRELATION_MAX + 1];
+        char path[API_PATH_MAX];
+        bool probe;
+
+        if (request == NULL)
+                return;
+        probe = strcmp(request->path, "/health") == 0 ||
+                strcmp(request->path, "/ready") == 0;
+        api_mask_digits(request->correlation_id, correlation,
+                        sizeof(correlation));
+        api_mask_digits(request->path, path, sizeof(path));
+        MA_LOG_AT(
+                probe                    ? MA_LOG_DEBUG
+                : request->status >= 500 ? MA_LOG_WARN
+                                         : MA_LOG_INFO,
+                "request", MA_LOG_STR("method", request->method),
+                MA_LOG_STR("path", path), MA_LOG_INT("status", request->status),
+                MA_LOG_STR("consumer", request->consumer_id),
+                MA_LOG_STR("correlation_id", correlation),
+                MA_LOG_INT("disclosed", request->disclosed),
+                MA_LOG_INT("ms", ma_now_ms() - request->started_ms),
+                MA_LOG_STR("completed",
+                           code == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "yes"
+                                                                       : "no"));
+        ma_free(request->body);
+        ma_free(request);
+        *con_cls = NULL;
+}
+
+static void api_on_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+        char line[256];
+
+        vsnprintf(line, sizeof(line), fmt, ap);
+        line[strcspn(line, "\n")] = '\0';
+        ma_log(MA_LOG_WARN, "libmicrohttpd", "detail", line, NULL);
+}
+
+ma_status_t api_server_start(const api_server_config_t *config,
+                             api_server_t **server_out, ma_error_t *err)
+{
+        api_server_t *server = ma_calloc(1, sizeof(*server));
+        struct sockaddr_in addr = {0};
+        const union MHD_DaemonInfo *info;
+
+        if (server == NULL)
+                return ma_error_set(err, MA_ERR_NOMEM, NULL, "out of memory");
+        server->config = *config;
+        addr.sin_family = AF_INET;
+        addr.sin_port = htons((uint16_t)config->port);
+        if (inet_pton(AF_INET, config->listen_address, &addr.sin_addr) != 1) {
+                ma_free(server);
+                return ma_error_set(err, MA_ERR_CONFIG, "listen.address",
+                                    "invalid listen address \"%s\": give a "
+                                    "numeric IPv4 address such as 127.0.0.1",
+                                    config->listen_address);
+        }
+        if (pthread_key_create(&server->conn_key, api_conn_close) != 0) {
+                ma_free(server);
+                return ma_error_set(err, MA_ERR_INTERNAL, NULL,
+                                    "could not create a thread key");
+        }
+        server->daemon = MHD_start_daemon(
+                MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG,
+                (uint16_t)config->port, NULL, NULL, api_on_request, server,
+                MHD_OPTION_EXTERNAL_LOGGER, api_on_mhd_log, server,
+                MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
+                MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)config->threads,
+                MHD_OPTION_CONNECTION_LIMIT,
+                (unsigned int)config->max_connections,
+                MHD_OPTION_CONNECTION_TIMEOUT,
+                (unsigned int)config->idle_timeout_s,
+                MHD_OPTION_NOTIFY_COMPLETED, api_on_completed, server,
+                MHD_OPTION_END);
+        if (server->daemon == NULL) {
+                pthread_key_delete(server->conn_key);
+                ma_free(server);
+                return ma_error_set(err, MA_ERR_IO, "listen.port",
+                                    "could not listen on %s port %d: the port "
+                                    "may be in use; choose another",
+                                    config->listen_address, config->port);
+        }
+        info = MHD_get_daemon_info(server->daemon, MHD_DAEMON_INFO_BIND_PORT);
+        server->port = info != NULL ? info->port : config->port;
+        *server_out = server;
+        return MA_OK;
+}
+
+int api_server_port(const api_server_t *server)
+{
+        return server->port;
+}
+
+void api_server_stop(api_server_t *server)
+{
+        if (server == NULL)
+                return;
+        /* Ends the worker threads, whose key destructors close their
+         * database connections. */
+        MHD_stop_daemon(server->daemon);
+        pthread_key_delete(server->conn_key);
+        ma_free(server);
+}

@@ -467,9 +467,37 @@ start_postgres() {
 # Mosquitto
 # ---------------------------------------------------------------------------
 
+# The readiness probe logs in as its own account, since anonymous clients
+# are refused. Its password is generated once per state directory.
+mqtt_probe_user=ma-stack-probe
+
 mosquitto_responds() {
 	timeout 5 mosquitto_pub -h 127.0.0.1 -p "$mqtt_port" -q 1 \
+		-u "$mqtt_probe_user" -P "$(cat "$state_dir/mosquitto/probe.secret")" \
 		-i "ma-stack-probe-$$" -t ma-stack/probe -m ready
+}
+
+# Writes the stack's base accounts (stack.passwd, stack.acl: the probe) and
+# creates passwd and acl from them when missing. An existing passwd (written
+# by ma-mqtt-users sync) keeps its accounts; only the probe's line is
+# renewed. Pass stack.passwd and stack.acl to `ma-mqtt-users sync` as
+# --base-password-file and --base-acl-file so the probe stays.
+mosquitto_write_accounts() {
+	local dir="$1" secret
+	if [ ! -s "$dir/probe.secret" ]; then
+		(umask 077 && head -c 18 /dev/urandom | base64 | tr '+/' '-_' >"$dir/probe.secret")
+	fi
+	secret=$(cat "$dir/probe.secret")
+	(umask 077 && : >"$dir/stack.passwd.tmp")
+	mosquitto_passwd -b "$dir/stack.passwd.tmp" "$mqtt_probe_user" "$secret"
+	mv "$dir/stack.passwd.tmp" "$dir/stack.passwd"
+	printf 'user %s\ntopic readwrite ma-stack/#\n' "$mqtt_probe_user" >"$dir/stack.acl"
+	if [ -s "$dir/passwd" ]; then
+		mosquitto_passwd -b "$dir/passwd" "$mqtt_probe_user" "$secret"
+	else
+		(umask 077 && cp "$dir/stack.passwd" "$dir/passwd")
+	fi
+	[ -s "$dir/acl" ] || cp "$dir/stack.acl" "$dir/acl"
 }
 
 start_mosquitto() {
@@ -478,9 +506,11 @@ start_mosquitto() {
 		die "cannot start mosquitto: mosquitto not found. Run scripts/setup.sh first."
 	require_port_free mosquitto "$mqtt_port"
 	mkdir -p "$dir/data"
+	mosquitto_write_accounts "$dir"
 	render "$script_dir/mosquitto/mosquitto.conf.in" "$dir/mosquitto.conf" \
 		MQTT_PORT="$mqtt_port" DATA_DIR="$dir/data" \
 		LOG_FILE="$(log_file mosquitto)" PID_FILE="$(pid_file mosquitto)" \
+		PASSWORD_FILE="$dir/passwd" ACL_FILE="$dir/acl" \
 		USER="$(id -un)"
 
 	pid=$(launch mosquitto "$dir" "$(command -v mosquitto || echo /usr/sbin/mosquitto)" \

@@ -86,7 +86,7 @@ static ma_status_t ma_store_add(ma_avro_store_t *store, const char *subject,
 {
         ma_store_item_t *item;
         char *text;
-        size_t len;
+        size_t len = 0;
         ma_status_t status;
 
         if (store->count == store->cap) {

@@ -374,7 +374,7 @@ static ma_status_t ma_catalog_parse_type(const ma_catalog_loader_t *loader,
                                            NULL};
         ma_status_t st = ma_catalog_check_keys(loader, obj, path, keys);
         char *text;
-        int value;
+        int value = 0;
         if (st != MA_OK)
                 return st;
         st = ma_catalog_get_string(loader, obj, "name", path, true, &text);
@@ -523,7 +523,7 @@ static ma_status_t ma_catalog_parse_producer(const ma_catalog_loader_t *loader,
         ma_status_t st = ma_catalog_check_keys(loader, obj, path, keys);
         char member[MA_CATALOG_PATH_MAX];
         char *text;
-        int kind;
+        int kind = 0;
         if (st != MA_OK)
                 return st;
         st = ma_catalog_get_string(loader, obj, "organisationsnummer", path,

@@ -236,7 +236,7 @@ ma_status_t ma_instant_parse_rfc3339(const char *text, ma_instant_t *out,
 {
         ma_civil_time_t t;
         const char *p;
-        int32_t offset;
+        int32_t offset = 0;
         ma_status_t st;
 
         if (text == NULL)

@@ -1428,7 +1428,7 @@ static ma_status_t gw_daemon_start(gw_server_t *server, ma_error_t *err)
                              MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ITC |
                              MHD_USE_ERROR_LOG;
         const union MHD_DaemonInfo *info;
-        bool ipv6;
+        bool ipv6 = false;
         ma_status_t status;
 
         status = gw_resolve_listen(&server->config, &addr, &ipv6, err);

@@ -198,9 +198,13 @@ static ma_status_t ma_loader_fail(const ma_loader_t *loader, ma_status_t status,
                             loader->file, path, detail);
 }
 
+/* Writes parent.key into out; a path too long for messages is cut short. */
 static void ma_json_path(char *out, const char *parent, const char *key)
 {
-        snprintf(out, MA_MAPPING_PATH_MAX, "%s.%s", parent, key);
+        int len = snprintf(out, MA_MAPPING_PATH_MAX, "%s.%s", parent, key);
+
+        if (len < 0)
+                out[0] = '\0';
 }
 
 static void ma_json_path_member(char *out, const char *parent, const char *name)

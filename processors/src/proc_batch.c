@@ -7,8 +7,12 @@
  *   1. lock each partition's consumer_offsets row and check that it still
  *      contains the offset this instance expects (else another member has
  *      moved on: the batch is dropped and the partitions rewound);
- *   2. per record: classify, then apply it or queue its dead letter and
- *      insert its rejected_events row;
+ *   2. per record: classify, then stage it for ma_apply_batch() (or, with
+ *      batch.apply=record or after PostgreSQL refused the set-based
+ *      statement, apply it with its own statement), or queue its dead
+ *      letter and insert its rejected_events row;
+ *   2b. apply the staged records with one ma_apply_batch() call, which
+ *      gives what applying them one by one in batch order would;
  *   3. wait for every dead letter's delivery report;
  *   4. advance the offsets and counters; COMMIT.
  * A crash before COMMIT leaves nothing in PostgreSQL, and the records are
@@ -47,6 +51,11 @@ typedef struct proc_attempt {
         uint64_t rejected[PROC_REASON_COUNT];
         bool fenced;       /* an offset row did not match: rewind */
         long failed_index; /* record PostgreSQL rejected, or -1 */
+        /* Set-based mode: accepted records staged for ma_apply_batch();
+         * per_record applies each record with its own statement instead,
+         * which is how a record PostgreSQL refuses is found. */
+        bool per_record;
+        json_t *staged;
 } proc_attempt_t;
 
 ma_status_t proc_batch_add(proc_t *proc, rd_kafka_message_t *message,
@@ -347,6 +356,132 @@ static ma_status_t proc_apply_retract(proc_t *proc, const ma_event_t *event,
         return MA_OK;
 }
 
+/* Text of a date, or JSON null. */
+static json_t *proc_json_date(int32_t date)
+{
+        char text[16];
+
+        if (date == MA_DATE_NONE)
+                return json_null();
+        ma_date_format(date, text, sizeof(text));
+        return json_string(text);
+}
+
+static json_t *proc_json_text(const char *text)
+{
+        return text != NULL ? json_string(text) : json_null();
+}
+
+/*
+ * Appends the record as one element of ma_apply_batch()'s input.  ord is
+ * its index in the batch, so the outcomes can be matched back.
+ */
+static ma_status_t proc_stage_record(proc_t *proc, proc_attempt_t *attempt,
+                                     size_t ord,
+                                     const rd_kafka_message_t *message,
+                                     const ma_event_t *event, ma_error_t *err)
+{
+        char kund[MA_PSEUDONYM_HEX_LEN + 1];
+        char tidpunkt[40];
+        json_t *o = json_object(), *taggar;
+        size_t i;
+        int bad = 0;
+
+        if (o == NULL)
+                return ma_error_set(err, MA_ERR_NOMEM, NULL,
+                                    "could not stage record: out of memory");
+        bad |= json_object_set_new(o, "ord", json_integer((json_int_t)ord));
+        bad |= json_object_set_new(
+                o, "kind",
+                json_string(event->kind == MA_EVENT_PUBLISH ? "p" : "r"));
+        bad |= json_object_set_new(
+                o, "org", json_string(event->producent_organisationsnummer));
+        bad |= json_object_set_new(o, "id",
+                                   json_string(event->kundhandelse_id));
+        bad |= json_object_set_new(o, "sekvens",
+                                   json_integer((json_int_t)event->sekvens));
+        if (event->kind != MA_EVENT_PUBLISH)
+                goto done;
+        if (event->part.has_kund) {
+                ma_status_t status = ma_pseudonym_customer(
+                        proc->pseudonym_key, event->part.kund_typ,
+                        event->part.kund_identifierare,
+                        event->part.kund_tillagg, kund);
+
+                if (status != MA_OK) {
+                        json_decref(o);
+                        return ma_error_set(err, status, NULL,
+                                            "could not compute the customer "
+                                            "pseudonym");
+                }
+                bad |= json_object_set_new(o, "kund", json_string(kund));
+                bad |= json_object_set_new(
+                        o, "kund_typ",
+                        json_string(ma_kund_typ_name(event->part.kund_typ)));
+        }
+        if (event->part.has_arende) {
+                bad |= json_object_set_new(o, "arende_typ",
+                                           json_string(ma_arende_typ_name(
+                                                   event->part.arende_typ)));
+                bad |= json_object_set_new(
+                        o, "arende_id",
+                        json_string(event->part.arende_identifierare));
+        }
+        ma_instant_format(&event->tidpunkt, tidpunkt, sizeof(tidpunkt));
+        taggar = json_array();
+        for (i = 0; taggar != NULL && i < event->taggar_count; i++)
+                bad |= json_array_append_new(taggar,
+                                             json_string(event->taggar[i]));
+        bad |= json_object_set_new(o, "producent",
+                                   proc_json_text(event->producent));
+        bad |= json_object_set_new(o, "rubrik", proc_json_text(event->rubrik));
+        bad |= json_object_set_new(o, "beskrivning",
+                                   proc_json_text(event->beskrivning));
+        bad |= json_object_set_new(
+                o, "sprak", json_string(event->sprak ? event->sprak : "sv"));
+        bad |= json_object_set_new(o, "typ",
+                                   proc_json_text(event->kundhandelse_typ));
+        bad |= json_object_set_new(
+                o, "kraver",
+                json_boolean(event->producentarendet_kraver_kundatgard));
+        bad |= json_object_set_new(o, "klart",
+                                   json_boolean(event->producentarendet_klart));
+        bad |= json_object_set_new(
+                o, "version",
+                json_string(event->version ? event->version : "6.1"));
+        bad |= json_object_set_new(o, "tidpunkt", json_string(tidpunkt));
+        bad |= json_object_set_new(
+                o, "offset_min",
+                json_integer((json_int_t)event->tidpunkt.offset_min));
+        bad |= json_object_set_new(o, "taggar", taggar);
+        bad |= json_object_set_new(o, "utokad",
+                                   proc_json_text(event->utokad_information));
+        bad |= json_object_set_new(o, "referenser",
+                                   proc_json_text(event->referenser));
+        bad |= json_object_set_new(o, "giltig_till",
+                                   proc_json_date(event->giltig_till));
+        bad |= json_object_set_new(o, "atgard_senast",
+                                   proc_json_date(event->atgard_senast));
+        bad |= json_object_set_new(o, "referens",
+                                   proc_json_text(event->kundhandelsereferens));
+        bad |= json_object_set_new(
+                o, "topic", json_string(rd_kafka_topic_name(message->rkt)));
+        bad |= json_object_set_new(
+                o, "part", json_integer((json_int_t)message->partition));
+        bad |= json_object_set_new(o, "koff",
+                                   json_integer((json_int_t)message->offset));
+done:
+        /* jansson returns -1 for a NULL value (out of memory) or text that
+         * is not UTF-8, which the codec has already ruled out. */
+        if (bad || json_array_append_new(attempt->staged, o) != 0) {
+                if (!bad)
+                        json_decref(o);
+                return ma_error_set(err, MA_ERR_NOMEM, NULL,
+                                    "could not stage record: out of memory");
+        }
+        return MA_OK;
+}
+
 static void proc_count_outcome(proc_attempt_t *attempt,
                                proc_part_stats_t *stats, const char *outcome)
 {
@@ -528,6 +663,12 @@ static ma_status_t proc_batch_record(proc_t *proc, proc_attempt_t *attempt,
                 return MA_OK;
         }
 
+        if (!attempt->per_record) {
+                status = proc_stage_record(proc, attempt, index, message,
+                                           &event, err);
+                ma_event_clear(&event);
+                return status;
+        }
         if (event.kind == MA_EVENT_PUBLISH)
                 status = proc_apply_publish(proc, message, &event, outcome,
                                             sizeof(outcome), err);
@@ -540,6 +681,57 @@ static ma_status_t proc_batch_record(proc_t *proc, proc_attempt_t *attempt,
                 return status;
         }
         proc_count_outcome(attempt, stats, outcome);
+        return MA_OK;
+}
+
+/*
+ * Applies the staged records with one ma_apply_batch() call and counts
+ * their outcomes.  A record PostgreSQL refuses fails the whole statement
+ * without naming the record; the caller then retries per record.
+ */
+static ma_status_t
+proc_batch_apply_staged(proc_t *proc, proc_attempt_t *attempt, ma_error_t *err)
+{
+        const char *values[1];
+        PGresult *result = NULL;
+        char *text;
+        int i, rows;
+
+        if (json_array_size(attempt->staged) == 0)
+                return MA_OK;
+        text = json_dumps(attempt->staged, JSON_COMPACT);
+        if (text == NULL)
+                return ma_error_set(err, MA_ERR_NOMEM, NULL,
+                                    "could not encode the batch");
+        values[0] = text;
+        if (proc_sql(proc, "SELECT ord, outcome FROM ma_apply_batch($1)", 1,
+                     values, NULL, NULL, PGRES_TUPLES_OK, &result,
+                     "could not apply the batch", err) != MA_OK) {
+                free(text); /* json_dumps allocates with jansson's malloc */
+                return MA_ERR_PG;
+        }
+        free(text);
+        rows = PQntuples(result);
+        for (i = 0; i < rows; i++) {
+                long ord = strtol(PQgetvalue(result, i, 0), NULL, 10);
+                const rd_kafka_message_t *message;
+
+                if (ord < 0 || (size_t)ord >= proc->batch_count)
+                        continue;
+                message = proc->batch[ord];
+                proc_count_outcome(
+                        attempt,
+                        proc_attempt_part(attempt,
+                                          rd_kafka_topic_name(message->rkt),
+                                          message->partition),
+                        PQgetvalue(result, i, 1));
+        }
+        PQclear(result);
+        if ((size_t)rows != json_array_size(attempt->staged))
+                return ma_error_set(err, MA_ERR_INTERNAL, NULL,
+                                    "ma_apply_batch returned %d outcomes for "
+                                    "%zu records",
+                                    rows, json_array_size(attempt->staged));
         return MA_OK;
 }
 
@@ -599,6 +791,8 @@ static ma_status_t proc_batch_transaction(proc_t *proc, proc_attempt_t *attempt,
                 status = proc_batch_lock_offsets(proc, attempt, err);
         for (i = 0; status == MA_OK && i < proc->batch_count; i++)
                 status = proc_batch_record(proc, attempt, i, &dlq_count, err);
+        if (status == MA_OK && !attempt->per_record)
+                status = proc_batch_apply_staged(proc, attempt, err);
         if (status == MA_OK && dlq_count > 0)
                 status = proc_dlq_wait(proc, dlq_count, err);
         if (status == MA_OK)
@@ -696,6 +890,7 @@ ma_status_t proc_batch_flush(proc_t *proc, ma_error_t *err)
         int64_t started = ma_now_ms();
         char refusal[96];
         bool attempt_fenced;
+        bool per_record = proc->settings.batch_per_record;
         ma_status_t status;
 
         if (batch_size == 0)
@@ -703,14 +898,34 @@ ma_status_t proc_batch_flush(proc_t *proc, ma_error_t *err)
         for (;;) {
                 memset(&attempt, 0, sizeof(attempt));
                 attempt.failed_index = -1;
+                attempt.per_record = per_record;
                 attempt.parts = ma_calloc(batch_size, sizeof(*attempt.parts));
-                if (attempt.parts == NULL) {
+                attempt.staged = json_array();
+                if (attempt.parts == NULL || attempt.staged == NULL) {
+                        json_decref(attempt.staged);
                         status = ma_error_set(err, MA_ERR_NOMEM, NULL,
                                               "could not allocate batch state");
                         break;
                 }
                 proc->dlq_generation++;
                 status = proc_batch_transaction(proc, &attempt, err);
+                json_decref(attempt.staged);
+                attempt.staged = NULL;
+                if (status != MA_OK && !attempt.fenced && !per_record &&
+                    proc_error_is_record_fault(err)) {
+                        /* PostgreSQL rejected some record's values.  The
+                         * per-record path finds which one.
+                         * NOTE: no test makes PostgreSQL reject a record
+                         * that passed classification, so this branch has
+                         * only run through batch.apply=record. */
+                        MA_LOG_AT(MA_LOG_WARN,
+                                  "batch refused by PostgreSQL, retrying "
+                                  "record by record",
+                                  MA_LOG_STR("sqlstate", err->sqlstate));
+                        per_record = true;
+                        ma_free(attempt.parts);
+                        continue;
+                }
                 if (status == MA_OK || attempt.fenced ||
                     attempt.failed_index < 0 ||
                     !proc_error_is_record_fault(err))

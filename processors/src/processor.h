@@ -70,6 +70,7 @@ typedef struct proc_settings {
         int session_timeout_ms;
         int batch_max;
         int batch_linger_ms;
+        bool batch_per_record; /* batch.apply=record: one statement each */
         int dlq_timeout_ms;
         const char *database_url;
         const char *migrations_dir;

@@ -17,6 +17,11 @@
  * dead-letter topic if asked to, joins the consumer group and subscribes by
  * pattern, so topics created later are picked up without a restart.
  *
+ * Retention: every retention.interval (and right after start) expired
+ * events are deleted with their derived rows, a bounded number per
+ * transaction between batches (proc_retention.c).  --retention.once does
+ * only that and exits, without Kafka.
+ *
  * Stop: SIGTERM or SIGINT finishes and commits the current batch, leaves the
  * group and exits 0.  Exit 1 means a failure it could not recover from
  * (PostgreSQL unreachable while partitions were assigned, a broken
@@ -77,6 +82,10 @@ static const ma_config_entry_t proc_config_table[] = {
          "Most records applied in one transaction."},
         {"batch.linger", MA_CONFIG_DURATION_MS, "ms", "200ms", 0, 60000,
          "Longest wait for a batch to fill before it is committed."},
+        {"batch.apply", MA_CONFIG_STRING, NULL, "set", 3, 6,
+         "How a batch's records are written: set (a few set-based "
+         "statements per batch) or record (one statement per record, the "
+         "slower reference the tests compare with)."},
         {"database.url", MA_CONFIG_SECRET, NULL, "", 0, 0,
          "libpq connection string or URI; empty: the environment variable "
          "DATABASE_URL."},
@@ -100,7 +109,7 @@ static const ma_config_entry_t proc_config_table[] = {
          "How often expired events are deleted (retention); the first run "
          "is right after start; 0 turns scheduled retention off."},
         {"retention.batch", MA_CONFIG_INT, "events", "1000", 1, 1000000,
-         "Most expired events deleted in one transaction."},
+         "Maximum number of expired events deleted in one transaction."},
         {"retention.now", MA_CONFIG_STRING, NULL, "", 0, 64,
          "The instant retention counts back from, as an ISO 8601 timestamp "
          "with offset; empty: the database's clock.  For tests."},
@@ -174,6 +183,15 @@ static ma_status_t proc_settings_fill(proc_settings_t *s,
         s->dlq_timeout_ms = (int)ma_config_int(config, "dlq.timeout");
         s->batch_max = (int)ma_config_int(config, "batch.max");
         s->batch_linger_ms = (int)ma_config_int(config, "batch.linger");
+        if (strcmp(ma_config_string(config, "batch.apply"), "set") == 0)
+                s->batch_per_record = false;
+        else if (strcmp(ma_config_string(config, "batch.apply"), "record") == 0)
+                s->batch_per_record = true;
+        else
+                return ma_error_set(err, MA_ERR_CONFIG, "batch.apply",
+                                    "invalid batch.apply \"%s\": use set or "
+                                    "record",
+                                    ma_config_string(config, "batch.apply"));
         s->database_url = ma_config_string(config, "database.url");
         if (s->database_url == NULL || s->database_url[0] == '\0')
                 s->database_url = getenv("DATABASE_URL");

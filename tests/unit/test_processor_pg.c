@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -18,7 +19,7 @@ static ma_error_t pg_error(const char *sqlstate)
         ma_error_t err;
 
         ma_error_set(&err, MA_ERR_PG, NULL, "test");
-        strncpy(err.sqlstate, sqlstate, sizeof(err.sqlstate) - 1);
+        snprintf(err.sqlstate, sizeof(err.sqlstate), "%s", sqlstate);
         return err;
 }
 

@@ -105,7 +105,9 @@ static void create_topics(const char *const *names)
         rd_kafka_CreateTopics(producer, topics, (size_t)count, NULL, queue);
         event = rd_kafka_queue_poll(queue, 20000);
         if (event == NULL)
-                die("no answer to CreateTopics");
+                die("Kafka did not answer CreateTopics in time; check that "
+                    "Kafka "
+                    "is running at the bootstrap address");
         rd_kafka_event_destroy(event);
         for (i = 0; i < count; i++)
                 rd_kafka_NewTopic_destroy(topics[i]);
@@ -409,7 +411,8 @@ int main(int argc, char **argv)
                     "COUNT SEED");
         }
         if (rd_kafka_flush(producer, 60000) != RD_KAFKA_RESP_ERR_NO_ERROR)
-                die("records not delivered within 60 s");
+                die("Kafka did not acknowledge every record within 60 s; check "
+                    "that Kafka is running");
         rd_kafka_destroy(producer);
         ma_pseudonym_key_free(pseudonym_key);
         ma_codec_close(codec);

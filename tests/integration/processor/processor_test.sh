@@ -10,6 +10,7 @@
 #        processor_test.sh retention [RECORDS]
 #        processor_test.sh kafka-restart [RECORDS]
 #        processor_test.sh partitions [RECORDS]
+#        processor_test.sh set-equivalence [RECORDS]
 #
 # basic  publishes the hand-written cases of proc_test_publish (replace by
 #        sekvens, late older versions, retraction, tombstone, case state,
@@ -49,6 +50,13 @@
 #        new partitions must be consumed, and an audit trigger proves that
 #        within each partition records were applied in offset order and
 #        each kundhändelse's applied sekvens only grew.
+# set-equivalence  applies RECORDS (default 6000) bulk records once one
+#        statement per record (batch.apply=record) and once set-based in
+#        batches of up to 2000 (so one kundhändelse often appears several
+#        times in a batch; past 5000 records tidpunkt starts again from
+#        2026-01-01, so cases also gain events older than their latest);
+#        checksums and stale counts must be equal.
+# PROC_TEST_TRACE=1 traces every command (set -x).
 # PROC_ASSIGNMENT_STRATEGY (default cooperative-sticky) selects the
 # rebalance protocol; "range" tests the eager one.
 #
@@ -58,6 +66,7 @@
 # set by CTest. Each run uses its own topic prefix and databases, so runs do
 # not see each other's data; the databases are dropped when the run passes.
 set -euo pipefail
+[ -n "${PROC_TEST_TRACE:-}" ] && set -x
 
 mode="${1:-basic}"
 if [ -z "${KAFKA_BOOTSTRAP_SERVERS:-}" ] || [ -z "${DATABASE_URL:-}" ]; then
@@ -199,9 +208,20 @@ wait_progress() {
 	return 1
 }
 
+# publish SCENARIO ARGS...: prints how many records were published.  When
+# publishing fails (Kafka down, say) the whole test stops at once: callers
+# run this in a command substitution, so it signals the main shell instead
+# of returning an empty count that later checks would misread.
 publish() {
-	"$PUBLISH_BIN" "$KAFKA_BOOTSTRAP_SERVERS" "$topic_prefix" "$MA_SCHEMA_DIR" \
-		"$MA_PSEUDONYM_SECRET" "$@" | sed -n 's/^published //p'
+	local out
+	if ! out=$("$PUBLISH_BIN" "$KAFKA_BOOTSTRAP_SERVERS" "$topic_prefix" \
+		"$MA_SCHEMA_DIR" "$MA_PSEUDONYM_SECRET" "$@"); then
+		printf 'FAIL: could not publish test records to Kafka at %s (see above)\n' \
+			"$KAFKA_BOOTSTRAP_SERVERS" >&2
+		kill -TERM $$
+		exit 1
+	fi
+	sed -n 's/^published //p' <<<"$out"
 }
 
 # Prints one checksum over every table the processor derives. Columns that
@@ -822,6 +842,46 @@ test_partitions() {
 	fi
 }
 
+# The set-based batch (ma_apply_batch) must give what one statement per
+# record gives, also when a kundhändelse occurs several times in a batch.
+test_set_equivalence() {
+	local records="${1:-6000}" published rec_url set_url rec_sum set_sum largest
+	create_db "proc_rec_${run_id}"
+	rec_url=$(db_url "proc_rec_${run_id}")
+	create_db "proc_set_${run_id}"
+	set_url=$(db_url "proc_set_${run_id}")
+	published=$(publish bulk "$records" 54)
+	proc_extra_args=(--batch.apply=record)
+	start_processor "$rec_url" rec "$workdir/rec.log"
+	wait_consumed "$rec_url" rec "$published" 300 || return 0
+	stop_processor || fail "per-record processor did not stop cleanly"
+	proc_extra_args=(--batch.apply=set --batch.max=2000 --batch.linger=2s --log.level=debug)
+	start_processor "$set_url" set "$workdir/set.log"
+	proc_extra_args=()
+	wait_consumed "$set_url" set "$published" 300 || return 0
+	stop_processor || fail "set-based processor did not stop cleanly"
+	rec_sum=$(checksum "$rec_url")
+	set_sum=$(checksum "$set_url")
+	# bulk spreads the records over records/4 ids, so a batch larger than
+	# that holds some kundhändelse more than once.
+	largest=$(grep 'batch committed' "$workdir/set.log" | grep -o ' records=[0-9]*' |
+		sed 's/.*=//' | sort -n | tail -1 || true)
+	if [ "${largest:-0}" -gt $((records / 4)) ]; then
+		log "ok: largest set-based batch $largest records over $((records / 4)) ids"
+	else
+		fail "largest set-based batch '${largest:-}' is too small to repeat an id"
+	fi
+	if [ -n "$rec_sum" ] && [ "$rec_sum" = "$set_sum" ]; then
+		log "ok: set-based batches give the per-record checksum"
+	else
+		fail "set-based checksum '$set_sum' differs from per-record '$rec_sum'"
+	fi
+	check "$set_url" "stale counts equal" \
+		"SELECT sum(stale_count) FROM consumer_offsets" \
+		"$(sql "$rec_url" "SELECT sum(stale_count) FROM consumer_offsets")"
+	check_derived "$set_url" "set-based"
+}
+
 case "$mode" in
 basic) test_basic ;;
 kill) test_kill "${2:-3}" "${3:-6000}" ;;
@@ -832,8 +892,9 @@ cli) test_cli ;;
 retention) test_retention "${2:-2000}" ;;
 kafka-restart) test_kafka_restart "${2:-4000}" ;;
 partitions) test_partitions "${2:-3000}" ;;
+set-equivalence) test_set_equivalence "${2:-6000}" ;;
 *)
-	echo "usage: $0 basic | kill KILLS [RECORDS] | scale [RECORDS] | pg-restart [RECORDS] | pg-disconnect [RECORDS] | cli | retention [RECORDS] | kafka-restart [RECORDS] | partitions [RECORDS]" >&2
+	echo "usage: $0 basic | kill KILLS [RECORDS] | scale [RECORDS] | pg-restart [RECORDS] | pg-disconnect [RECORDS] | cli | retention [RECORDS] | kafka-restart [RECORDS] | partitions [RECORDS] | set-equivalence [RECORDS]" >&2
 	exit 2
 	;;
 esac

@@ -1,0 +1,240 @@
+#!/usr/bin/env bash
+# Processor benchmark: one backlog of COUNT records, measured five ways in
+# one run, printed as a Markdown table for docs/benchmarks.md.
+#
+# Usage: bench/processor/run.sh [COUNT] [SUBSET]
+#   COUNT   records published and drained (default 200000)
+#   SUBSET  records drained by the slow variants (default 20000)
+#
+# 1. publish COUNT records (bench_processor_publish) to two producer topics
+#    of 6 partitions each, created with ma-topics;
+# 2. processor: ma-processor (set-based batches) drains the backlog into an
+#    empty database, under /usr/bin/time -v for its peak resident memory;
+# 3. COPY: the tables the processor wrote are exported with COPY TO and
+#    loaded with COPY FROM into an empty database in one transaction;
+# 4. raw consumption: kcat reads both topics from the beginning to the end
+#    into /dev/null, the two topics at the same time;
+# 5. per-record: ma-processor with batch.apply=record (one statement per
+#    record, batches of 500: the design before set-based batches), SUBSET
+#    records;
+# 6. naive: ma-processor with batch.apply=record and batch.max=1, so one
+#    function call and one COMMIT per event, SUBSET records.
+# Rates are records committed per second between the first poll of
+# consumer_offsets (every 0.2 s) that sees a commit and the one that sees
+# the target, counting only the records committed in between (start-up,
+# group join and the first batch are left out); the processor's rate from
+# its start is printed too.
+#
+# Needs KAFKA_BOOTSTRAP_SERVERS and DATABASE_URL (eval "$(scripts/stack.sh
+# env)"), kcat, psql and a build (MA_BUILD_DIR, default build). Creates
+# topics with a fresh prefix and databases bench_proc_*, which it drops at
+# the end (the topics stay; delete them or let retention remove them).
+set -euo pipefail
+
+count="${1:-200000}"
+subset="${2:-20000}"
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+build="${MA_BUILD_DIR:-$repo/build}"
+: "${KAFKA_BOOTSTRAP_SERVERS:?set it: eval \"\$(scripts/stack.sh env)\"}"
+: "${DATABASE_URL:?set it: eval \"\$(scripts/stack.sh env)\"}"
+proc_bin="$build/processors/ma-processor"
+pub_bin="$build/bench/processor/bench_processor_publish"
+topics_bin="$build/tools/ma-topics"
+catalog="$repo/tests/integration/processor/catalog.json"
+for f in "$proc_bin" "$pub_bin" "$topics_bin"; do
+	[ -x "$f" ] || { echo "run.sh: $f is not built (MA_BUILD_DIR=$build)" >&2; exit 1; }
+done
+command -v kcat >/dev/null || { echo "run.sh: kcat is not installed" >&2; exit 1; }
+
+id="$(date +%s)_$$"
+prefix="ma.bench${id}."
+work=$(mktemp -d)
+export MA_PSEUDONYM_SECRET="processor-bench-secret-0123456789"
+databases=()
+pids=()
+
+cleanup() {
+	local pid db
+	for pid in "${pids[@]}"; do
+		if kill -0 "$pid" 2>/dev/null; then
+			kill -TERM $(pgrep -P "$pid") 2>/dev/null || true
+			wait "$pid" 2>/dev/null || true
+		fi
+	done
+	for db in "${databases[@]}"; do
+		psql -q "$DATABASE_URL" -c "DROP DATABASE IF EXISTS $db" >/dev/null 2>&1 || true
+	done
+	rm -rf "$work"
+}
+trap cleanup EXIT
+
+log() { printf '%s %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+now() { date +%s.%N; }
+sql() { psql -X -A -t -q -v ON_ERROR_STOP=1 "$1" -c "$2"; }
+db_url() {
+	local base="${DATABASE_URL%%\?*}" query=""
+	[ "$base" != "$DATABASE_URL" ] && query="?${DATABASE_URL#*\?}"
+	printf '%s/%s%s' "${base%/*}" "$1" "$query"
+}
+# new_db NAME: creates the database and records it for cleanup (not in a
+# command substitution, whose subshell would lose the record).
+new_db() {
+	psql -q "$DATABASE_URL" -v ON_ERROR_STOP=1 -c "CREATE DATABASE $1" >/dev/null
+	databases+=("$1")
+}
+consumed() {
+	sql "$1" "SELECT coalesce(sum(consumed_count), 0) FROM consumer_offsets" 2>/dev/null || echo 0
+}
+rate() { awk -v n="$1" -v t="$2" 'BEGIN { printf "%.0f", (t > 0 ? n / t : 0) }'; }
+secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
+
+# drain URL TARGET LOGNAME ARGS...: runs ma-processor on URL until TARGET
+# records are committed; sets drain_start, drain_first (first poll that saw
+# a commit, with drain_first_n records), drain_end and drain_count (records
+# committed between the two), and leaves /usr/bin/time's report in
+# $work/LOGNAME.time.
+drain() {
+	local url="$1" target="$2" name="$3" n pid
+	shift 3
+	drain_start=$(now)
+	drain_first=""
+	/usr/bin/time -v -o "$work/$name.time" "$proc_bin" \
+		--kafka.brokers="$KAFKA_BOOTSTRAP_SERVERS" --kafka.group="bench-$name" \
+		--kafka.topic-prefix="$prefix" --database.url="$url" \
+		--catalog.path="$catalog" --metrics.port=0 --retention.interval=0 \
+		--kafka.metadata-refresh=2s "$@" >"$work/$name.log" 2>&1 &
+	pid=$!
+	pids+=("$pid")
+	while :; do
+		n=$(consumed "$url")
+		if [ -z "$drain_first" ] && [ "$n" -gt 0 ]; then
+			drain_first=$(now)
+			drain_first_n=$n
+		fi
+		[ "$n" -ge "$target" ] && break
+		kill -0 "$pid" 2>/dev/null || { echo "run.sh: ma-processor ($name) exited; see below" >&2; tail -5 "$work/$name.log" >&2; exit 1; }
+		sleep 0.2
+	done
+	drain_end=$(now)
+	drain_count=$((n - drain_first_n))
+	# $pid is /usr/bin/time; it reports once its child has exited.
+	kill -TERM $(pgrep -P "$pid") 2>/dev/null || true
+	for n in $(seq 1 300); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.2
+	done
+	if kill -0 "$pid" 2>/dev/null; then
+		echo "run.sh: ma-processor ($name) did not stop within 60 s of SIGTERM; killing it" >&2
+		kill -KILL $(pgrep -P "$pid") 2>/dev/null || true
+	fi
+	wait "$pid" || true
+}
+
+cpu_secs() {
+	awk -F': ' '/User time|System time/ { t += $2 } END { printf "%.1f", t }' "$1"
+}
+
+peak_rss_mib() {
+	awk -F': ' '/Maximum resident set size/ { printf "%.0f", $2 / 1024 }' "$1"
+}
+
+log "creating topics ${prefix}kundhandelser.{tsta,tstb} with 6 partitions"
+"$topics_bin" --bootstrap-servers "$KAFKA_BOOTSTRAP_SERVERS" --catalog "$catalog" \
+	--topic-prefix "$prefix" --partitions 6 TSTA TSTB >"$work/topics.log" 2>&1
+log "publishing $count records"
+t0=$(now)
+published=$("$pub_bin" "$KAFKA_BOOTSTRAP_SERVERS" "$prefix" "$repo/schemas" \
+	"$MA_PSEUDONYM_SECRET" "$count" | sed -n 's/^published //p')
+t1=$(now)
+[ "$published" = "$count" ] || { echo "run.sh: published '$published' of $count" >&2; exit 1; }
+log "published in $(secs "$t0" "$t1") s"
+
+# 2. The processor.
+new_db "bench_proc_set_${id}"
+url=$(db_url "bench_proc_set_${id}")
+log "processor (set-based, batch.max=${BENCH_BATCH_MAX:-2000}) draining $count records"
+drain "$url" "$count" set --batch.max="${BENCH_BATCH_MAX:-2000}" --batch.linger=200ms
+proc_secs=$(secs "$drain_first" "$drain_end")
+proc_total_secs=$(secs "$drain_start" "$drain_end")
+proc_n=$drain_count
+proc_rate=$(rate "$drain_count" "$proc_secs")
+proc_total_rate=$(rate "$count" "$proc_total_secs")
+proc_rss=$(peak_rss_mib "$work/set.time")
+proc_cpu=$(cpu_secs "$work/set.time")
+rows=$(sql "$url" "SELECT (SELECT count(*) FROM kundhandelse) || ' kundhandelse, ' ||
+	(SELECT count(*) FROM arende) || ' arende, ' || (SELECT count(*) FROM kund_index) ||
+	' kund_index'")
+log "processor: $proc_rate records/s ($proc_secs s), peak RSS $proc_rss MiB; $rows"
+
+# 3. COPY of the same rows into empty tables.
+tables="kundhandelse kundhandelse_version arende kund_index consumer_offsets"
+for t in $tables; do
+	psql -X -q -v ON_ERROR_STOP=1 "$url" -c "\\copy $t TO '$work/$t.copy'"
+done
+new_db "bench_proc_copy_${id}"
+copy_url=$(db_url "bench_proc_copy_${id}")
+"$proc_bin" --retention.once --database.url="$copy_url" --catalog.path="$catalog" \
+	--metrics.port=0 >"$work/copy-migrate.log" 2>&1
+{
+	echo "BEGIN;"
+	for t in $tables; do echo "\\copy $t FROM '$work/$t.copy'"; done
+	echo "COMMIT;"
+} >"$work/copy.sql"
+t0=$(now)
+psql -X -q -v ON_ERROR_STOP=1 "$copy_url" -f "$work/copy.sql"
+t1=$(now)
+copy_secs=$(secs "$t0" "$t1")
+copy_rate=$(rate "$count" "$copy_secs")
+log "COPY FROM: $copy_rate records/s ($copy_secs s)"
+
+# 4. Raw consumption with kcat, both topics at once.
+t0=$(now)
+kcat -C -b "$KAFKA_BOOTSTRAP_SERVERS" -t "${prefix}kundhandelser.tsta" -o beginning -e -q >/dev/null &
+k1=$!
+kcat -C -b "$KAFKA_BOOTSTRAP_SERVERS" -t "${prefix}kundhandelser.tstb" -o beginning -e -q >/dev/null &
+k2=$!
+wait "$k1" "$k2"
+t1=$(now)
+kcat_secs=$(secs "$t0" "$t1")
+kcat_rate=$(rate "$count" "$kcat_secs")
+log "kcat: $kcat_rate records/s ($kcat_secs s)"
+
+# 5. One statement per record, batches of 500 (the design before).
+new_db "bench_proc_rec_${id}"
+rec_url=$(db_url "bench_proc_rec_${id}")
+log "per-record batches draining $subset records"
+drain "$rec_url" "$subset" rec --batch.apply=record --batch.max=500 --batch.linger=200ms
+rec_secs=$(secs "$drain_first" "$drain_end")
+rec_n=$drain_count
+rec_rate=$(rate "$drain_count" "$rec_secs")
+log "per-record: $rec_rate records/s"
+
+# 6. Naive: one call and one COMMIT per event.
+new_db "bench_proc_naive_${id}"
+naive_url=$(db_url "bench_proc_naive_${id}")
+log "naive (batch.max=1) draining $subset records"
+drain "$naive_url" "$subset" naive --batch.apply=record --batch.max=1 --batch.linger=0
+naive_secs=$(secs "$drain_first" "$drain_end")
+naive_n=$drain_count
+naive_rate=$(rate "$drain_count" "$naive_secs")
+log "naive: $naive_rate records/s"
+
+lower=$copy_rate
+[ "$kcat_rate" -lt "$lower" ] && lower=$kcat_rate
+cat <<EOF
+| measurement | records | seconds | records/s |
+| --- | ---: | ---: | ---: |
+| ma-processor, set-based batches (batch.max=${BENCH_BATCH_MAX:-2000}), first to last commit | $proc_n | $proc_secs | $proc_rate |
+| ma-processor, same run, from process start | $count | $proc_total_secs | $proc_total_rate |
+| COPY FROM of the processor's rows into empty tables (one transaction) | $count | $copy_secs | $copy_rate |
+| kcat, raw consumption of both topics to /dev/null | $count | $kcat_secs | $kcat_rate |
+| ma-processor, one statement per record (batch.apply=record, batch.max=500) | $rec_n | $rec_secs | $rec_rate |
+| naive: one call and one COMMIT per event (batch.apply=record, batch.max=1) | $naive_n | $naive_secs | $naive_rate |
+
+- rows written: $rows
+- peak resident memory of ma-processor draining the backlog: $proc_rss MiB
+- CPU time of ma-processor itself (user + system) in that run: $proc_cpu s of $proc_total_secs s
+- processor / min(COPY, kcat): $(awk -v a="$proc_rate" -v b="$lower" 'BEGIN { if (b > 0) printf "%.2f", a / b; else printf "n/a" }') (goal >= 0.7)
+- processor / naive: $(awk -v a="$proc_rate" -v b="$naive_rate" 'BEGIN { if (b > 0) printf "%.1f", a / b; else printf "n/a" }') x (goal >= 10)
+- processor / per-record batches: $(awk -v a="$proc_rate" -v b="$rec_rate" 'BEGIN { if (b > 0) printf "%.1f", a / b; else printf "n/a" }') x
+EOF

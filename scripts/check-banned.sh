@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Fails when C sources call functions that are easy to misuse: unbounded
 # string copies and formatting, and number parsing without error reporting.
-# Use snprintf, memcpy with an explicit length, and strtol/strtoll instead.
+# strncpy leaves no NUL when the source fills the buffer.  Use snprintf,
+# memcpy with an explicit length, and strtol/strtoll instead.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-pattern='\b(sprintf|vsprintf|strcpy|strcat|gets|atoi|atol|atoll|atof|strtok)[[:space:]]*\('
+pattern='\b(sprintf|vsprintf|strcpy|strncpy|strcat|gets|atoi|atol|atoll|atof|strtok)[[:space:]]*\('
 mapfile -t files < <(git ls-files --cached --others --exclude-standard '*.c' '*.h')
 if [ "${#files[@]}" -eq 0 ]; then
         echo "banned: no C files"

@@ -1,20 +1,23 @@
 /*
  * codec.c - ma_event_t to and from Avro single-object messages.
  *
- * Encoding fills an avro-c generic value of the newest schema of the event's
- * kind and writes it after the 10-byte header.  Decoding looks the writer
- * schema up by fingerprint, walks the body with ma_avro_check_binary() so
- * avro-c never reads a length it could overrun, and lets avro-c read it
- * through a resolved writer into the reader schema.  avro-c 1.11 cannot fill
- * reader fields that the writer lacks, so each writer is resolved against a
- * projection of the reader without those fields (ma_avro_projection_json())
- * and the mapping below takes their values from the reader schema's
- * defaults.  avro-c ignores logical types: timestamp-millis is the long
- * ma_instant_t.utc_ms, date the int of days since 1970-01-01.
+ * Encoding writes the body of the newest schema of the event's kind after
+ * the 10-byte header: directly from the event when that schema is one of
+ * the two version-1 schemas, else by filling an avro-c generic value.
+ * Decoding looks the writer schema up by fingerprint, walks the body with
+ * ma_avro_check_binary() so avro-c never reads a length it could overrun,
+ * and lets avro-c read it through a resolved writer into the reader schema.
+ * avro-c 1.11 cannot fill reader fields that the writer lacks, so each
+ * writer is resolved against a projection of the reader without those
+ * fields (ma_avro_projection_json()) and the mapping below takes their
+ * values from the reader schema's defaults.  avro-c ignores logical types:
+ * timestamp-millis is the long ma_instant_t.utc_ms, date the int of days
+ * since 1970-01-01.
  */
 #include <avro.h>
 #include <inttypes.h>
 #include <jansson.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -24,6 +27,15 @@
 
 #define MA_CODEC_KUNDHANDELSE "se.minaarenden.Kundhandelse"
 #define MA_CODEC_ATERKALLELSE "se.minaarenden.Aterkallelse"
+
+/*
+ * Not in codec.h, for tests/unit/test_codec_direct.c: the avro-c generic
+ * encoder, and whether ma_codec_encode() takes the direct path for kind.
+ */
+ma_status_t ma_codec_encode_generic(const ma_codec_t *codec,
+                                    const ma_event_t *event, ma_buf_t *out,
+                                    ma_error_t *err);
+bool ma_codec_encode_is_direct(const ma_codec_t *codec, ma_event_kind_t kind);
 
 /* One known writer schema with its resolution to the reader schema. */
 typedef struct ma_codec_writer {
@@ -636,8 +648,9 @@ static ma_status_t ma_buf_reserve(ma_buf_t *out, size_t size, ma_error_t *err)
         return MA_OK;
 }
 
-ma_status_t ma_codec_encode(const ma_codec_t *codec, const ma_event_t *event,
-                            ma_buf_t *out, ma_error_t *err)
+ma_status_t ma_codec_encode_generic(const ma_codec_t *codec,
+                                    const ma_event_t *event, ma_buf_t *out,
+                                    ma_error_t *err)
 {
         int kind = event->kind == MA_EVENT_RETRACT;
         const ma_avro_store_entry_t *entry = codec->encode_entry[kind];
@@ -672,6 +685,209 @@ ma_status_t ma_codec_encode(const ma_codec_t *codec, const ma_event_t *event,
                 return status;
         ma_avro_soe_header_write(out->data, entry->fingerprint);
         out->len = MA_AVRO_SOE_HEADER_LEN + size;
+        return MA_OK;
+}
+
+/* ---- Direct encoding of the version-1 schemas ---- */
+
+/*
+ * The generic path above costs most of a publish: a generic value per event,
+ * a field lookup by name per field and defaults parsed from JSON.  So events
+ * for the two version-1 schemas are written straight into the buffer in the
+ * schema's field order.  In Avro binary, int, long, enum symbol index, union
+ * branch index and lengths are zig-zag varints.  A string is its byte length
+ * and its bytes.  An array is one block (count, items) and the count 0, or
+ * only 0 when empty, as avro-c writes it.  This layout belongs to exactly the
+ * fingerprints below (CRC-64-AVRO of the Parsing Canonical Form of
+ * schemas/kundhandelse/v1.avsc and schemas/aterkallelse/v1.avsc), so any
+ * other newest schema, such as a future v2, takes the generic path.
+ * tests/unit/test_codec_direct.c compares both paths byte for byte.
+ */
+#define MA_CODEC_V1_KUNDHANDELSE_FP  UINT64_C(0x35c7ffd95d43d75e)
+#define MA_CODEC_V1_ATERKALLELSE_FP  UINT64_C(0x79829950a0a73f46)
+#define MA_CODEC_V1_KUND_TYP_COUNT   3
+#define MA_CODEC_V1_ARENDE_TYP_COUNT 4
+
+/* Writes into data, or only counts bytes when data is NULL. */
+typedef struct ma_dw {
+        unsigned char *data;
+        size_t len;
+} ma_dw_t;
+
+static void ma_dw_long(ma_dw_t *w, int64_t value)
+{
+        uint64_t n = ((uint64_t)value << 1) ^ (uint64_t)(value >> 63);
+
+        while (n > 0x7F) {
+                if (w->data != NULL)
+                        w->data[w->len] = (unsigned char)((n & 0x7F) | 0x80);
+                w->len++;
+                n >>= 7;
+        }
+        if (w->data != NULL)
+                w->data[w->len] = (unsigned char)n;
+        w->len++;
+}
+
+static void ma_dw_string(ma_dw_t *w, const char *text)
+{
+        size_t n = strlen(text);
+
+        ma_dw_long(w, (int64_t)n);
+        if (w->data != NULL)
+                memcpy(w->data + w->len, text, n);
+        w->len += n;
+}
+
+static void ma_dw_boolean(ma_dw_t *w, bool value)
+{
+        if (w->data != NULL)
+                w->data[w->len] = value ? 1 : 0;
+        w->len++;
+}
+
+/* A ["null", T] union: branch 0 for null, 1 otherwise. */
+static void ma_dw_optional_string(ma_dw_t *w, const char *text)
+{
+        ma_dw_long(w, text != NULL);
+        if (text != NULL)
+                ma_dw_string(w, text);
+}
+
+static void ma_dw_optional_date(ma_dw_t *w, int32_t days)
+{
+        ma_dw_long(w, days != MA_DATE_NONE);
+        if (days != MA_DATE_NONE)
+                ma_dw_long(w, days);
+}
+
+static void ma_dw_part(ma_dw_t *w, const ma_part_t *part)
+{
+        ma_dw_long(w, part->has_kund);
+        if (part->has_kund) {
+                ma_dw_string(w, part->kund_identifierare);
+                ma_dw_long(w, (int64_t)part->kund_typ);
+                ma_dw_optional_string(w, part->kund_tillagg);
+        }
+        ma_dw_long(w, part->has_arende);
+        if (part->has_arende) {
+                ma_dw_string(w, part->arende_identifierare);
+                ma_dw_long(w, (int64_t)part->arende_typ);
+        }
+}
+
+static void ma_dw_kundhandelse(ma_dw_t *w, const ma_event_t *e)
+{
+        ma_dw_string(w, e->kundhandelse_id);
+        ma_dw_string(w, e->producent_organisationsnummer);
+        ma_dw_string(w, e->producent);
+        ma_dw_part(w, &e->part);
+        ma_dw_string(w, e->rubrik);
+        ma_dw_string(w, e->beskrivning);
+        ma_dw_string(w, e->sprak != NULL ? e->sprak : "sv"); /* default */
+        ma_dw_long(w, e->tidpunkt.utc_ms);
+        ma_dw_long(w, e->tidpunkt.offset_min);
+        ma_dw_string(w, e->kundhandelse_typ);
+        ma_dw_boolean(w, e->producentarendet_kraver_kundatgard);
+        ma_dw_boolean(w, e->producentarendet_klart);
+        ma_dw_string(w, e->version != NULL ? e->version : "6.1"); /* default */
+        ma_dw_optional_string(w, e->utokad_information);
+        ma_dw_optional_string(w, e->referenser);
+        if (e->taggar_count > 0) {
+                ma_dw_long(w, (int64_t)e->taggar_count);
+                for (size_t i = 0; i < e->taggar_count; i++)
+                        ma_dw_string(w, e->taggar[i]);
+        }
+        ma_dw_long(w, 0);
+        ma_dw_long(w, e->sekvens);
+        ma_dw_optional_date(w, e->giltig_till);
+        ma_dw_optional_date(w, e->atgard_senast);
+        ma_dw_optional_string(w, e->kundhandelsereferens);
+}
+
+static void ma_dw_aterkallelse(ma_dw_t *w, const ma_event_t *e)
+{
+        ma_dw_string(w, e->kundhandelse_id);
+        ma_dw_string(w, e->producent_organisationsnummer);
+        ma_dw_part(w, &e->part);
+        ma_dw_long(w, e->tidpunkt.utc_ms);
+        ma_dw_long(w, e->sekvens);
+        ma_dw_optional_string(w, e->orsak);
+}
+
+static bool ma_dw_part_ok(const ma_part_t *part)
+{
+        if (part->has_kund &&
+            (part->kund_identifierare == NULL || (int)part->kund_typ < 0 ||
+             (int)part->kund_typ >= MA_CODEC_V1_KUND_TYP_COUNT))
+                return false;
+        if (part->has_arende &&
+            (part->arende_identifierare == NULL || (int)part->arende_typ < 0 ||
+             (int)part->arende_typ >= MA_CODEC_V1_ARENDE_TYP_COUNT))
+                return false;
+        return true;
+}
+
+/*
+ * Whether the direct path can write event.  An event it cannot write (a
+ * required field NULL, an enum value out of range, a NULL tag) goes to the
+ * generic path, which reports the error.
+ */
+static bool ma_dw_event_ok(const ma_event_t *e)
+{
+        if (e->kundhandelse_id == NULL ||
+            e->producent_organisationsnummer == NULL ||
+            !ma_dw_part_ok(&e->part))
+                return false;
+        if (e->kind == MA_EVENT_RETRACT)
+                return true;
+        if (e->producent == NULL || e->rubrik == NULL ||
+            e->beskrivning == NULL || e->kundhandelse_typ == NULL)
+                return false;
+        for (size_t i = 0; i < e->taggar_count; i++) {
+                if (e->taggar[i] == NULL)
+                        return false;
+        }
+        return true;
+}
+
+static void ma_dw_body(ma_dw_t *w, const ma_event_t *event)
+{
+        if (event->kind == MA_EVENT_RETRACT)
+                ma_dw_aterkallelse(w, event);
+        else
+                ma_dw_kundhandelse(w, event);
+}
+
+bool ma_codec_encode_is_direct(const ma_codec_t *codec, ma_event_kind_t kind)
+{
+        uint64_t want = kind == MA_EVENT_RETRACT ? MA_CODEC_V1_ATERKALLELSE_FP
+                                                 : MA_CODEC_V1_KUNDHANDELSE_FP;
+
+        return ma_codec_writer_fingerprint(codec, kind) == want;
+}
+
+ma_status_t ma_codec_encode(const ma_codec_t *codec, const ma_event_t *event,
+                            ma_buf_t *out, ma_error_t *err)
+{
+        int kind = event->kind == MA_EVENT_RETRACT;
+        ma_dw_t w = {NULL, MA_AVRO_SOE_HEADER_LEN};
+        ma_status_t status;
+
+        if (!ma_codec_encode_is_direct(codec, event->kind) ||
+            !ma_dw_event_ok(event))
+                return ma_codec_encode_generic(codec, event, out, err);
+        out->len = 0;
+        ma_dw_body(&w, event); /* counts */
+        status = ma_buf_reserve(out, w.len, err);
+        if (status != MA_OK)
+                return status;
+        ma_avro_soe_header_write(out->data,
+                                 codec->encode_entry[kind]->fingerprint);
+        w.data = out->data;
+        w.len = MA_AVRO_SOE_HEADER_LEN;
+        ma_dw_body(&w, event);
+        out->len = w.len;
         return MA_OK;
 }
 

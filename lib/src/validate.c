@@ -509,8 +509,10 @@ static ma_status_t ma_validate_tidpunkt(const ma_instant_t *tidpunkt,
                                         const ma_validate_limits_t *limits,
                                         int64_t now_ms, ma_error_t *err)
 {
+        /* The text form is made only for messages: formatting costs as much
+         * as the rest of the validation. */
         char text[40];
-        ma_instant_format(tidpunkt, text, sizeof(text));
+
         if (tidpunkt->offset_min < -1080 || tidpunkt->offset_min > 1080)
                 return ma_error_set(err, MA_ERR_INVALID, "tidpunkt",
                                     "tidpunkt has UTC offset %d minutes; "
@@ -520,6 +522,7 @@ static ma_status_t ma_validate_tidpunkt(const ma_instant_t *tidpunkt,
         if (tidpunkt->utc_ms < limits->past_min_utc_ms) {
                 char min[40];
                 ma_instant_t bound = {limits->past_min_utc_ms, 0};
+                ma_instant_format(tidpunkt, text, sizeof(text));
                 ma_instant_format(&bound, min, sizeof(min));
                 return ma_error_set(err, MA_ERR_INVALID, "tidpunkt",
                                     "tidpunkt %s is too early; it must not "
@@ -530,6 +533,7 @@ static ma_status_t ma_validate_tidpunkt(const ma_instant_t *tidpunkt,
             tidpunkt->utc_ms - now_ms > limits->future_max_ms) {
                 char max[40];
                 ma_instant_t bound = {now_ms + limits->future_max_ms, 0};
+                ma_instant_format(tidpunkt, text, sizeof(text));
                 ma_instant_format(&bound, max, sizeof(max));
                 return ma_error_set(err, MA_ERR_INVALID, "tidpunkt",
                                     "tidpunkt %s is in the future; it must "

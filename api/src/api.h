@@ -307,6 +307,20 @@ ma_status_t api_query_index(PGconn *conn, const ma_catalog_t *catalog,
                             json_t *producers, json_t *disclosed,
                             ma_error_t *err);
 
+/*
+ * api_query_event_owner() finds whose event (producer, kundhandelse_id) is
+ * and its type, so the caller can authorise before api_query_event()
+ * appends the event itself to events.
+ */
+ma_status_t api_query_event_owner(PGconn *conn, const char *producer,
+                                  const char *kundhandelse_id, bool *found,
+                                  char kund_pseudonym[MA_PSEUDONYM_HEX_LEN + 1],
+                                  int *kund_typ, char *type, size_t type_size,
+                                  ma_error_t *err);
+ma_status_t api_query_event(PGconn *conn, const char *producer,
+                            const char *kundhandelse_id, json_t *events,
+                            json_t *disclosed, ma_error_t *err);
+
 /* One row of api_audit. */
 typedef struct api_audit_row {
         const char *correlation_id;

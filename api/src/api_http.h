@@ -27,12 +27,15 @@ struct api_server {
 };
 
 typedef enum api_route_kind {
-        API_ROUTE_FRAGA = 0,  /* [/{producer}]/kundhandelseFragaSynkron */
-        API_ROUTE_OVERSIKT,   /* POST /v1/oversikt */
-        API_ROUTE_INDEX,      /* POST /v1/index */
-        API_ROUTE_KATALOG,    /* GET /v1/katalog */
-        API_ROUTE_HISTORIK,   /* POST /v1/historik */
-        API_ROUTE_MEDDELANDE, /* POST /v1/meddelande */
+        API_ROUTE_FRAGA = 0,       /* [/{producer}]/kundhandelseFragaSynkron */
+        API_ROUTE_OVERSIKT,        /* POST /v1/oversikt */
+        API_ROUTE_INDEX,           /* POST /v1/index */
+        API_ROUTE_KATALOG,         /* GET /v1/katalog */
+        API_ROUTE_HISTORIK,        /* POST /v1/historik */
+        API_ROUTE_MEDDELANDE,      /* POST /v1/meddelande */
+        API_ROUTE_KUNDHANDELSE,    /* GET /v1/kundhandelser/{producent}/{id} */
+        API_ROUTE_PRENUMERATIONER, /* GET and POST /v1/prenumerationer */
+        API_ROUTE_PRENUMERATION,   /* DELETE /v1/prenumerationer/{id} */
 } api_route_kind_t;
 
 typedef struct api_request {
@@ -111,5 +114,25 @@ enum MHD_Result api_v1_katalog(api_server_t *server,
                                struct MHD_Connection *connection,
                                api_request_t *request, PGconn *conn,
                                api_outcome_t *outcome);
+
+/* GET /v1/kundhandelser/{producent}/{kundhandelseId} and the
+ * subscriptions under /v1/prenumerationer (api_endpoints.c). */
+enum MHD_Result api_v1_event(api_server_t *server,
+                             struct MHD_Connection *connection,
+                             api_request_t *request, PGconn *conn,
+                             api_outcome_t *outcome);
+enum MHD_Result api_v1_subscription_create(api_server_t *server,
+                                           struct MHD_Connection *connection,
+                                           api_request_t *request, PGconn *conn,
+                                           api_outcome_t *outcome,
+                                           json_t *root);
+enum MHD_Result api_v1_subscription_list(api_server_t *server,
+                                         struct MHD_Connection *connection,
+                                         api_request_t *request, PGconn *conn,
+                                         api_outcome_t *outcome);
+enum MHD_Result api_v1_subscription_end(api_server_t *server,
+                                        struct MHD_Connection *connection,
+                                        api_request_t *request, PGconn *conn,
+                                        api_outcome_t *outcome);
 
 #endif /* MA_API_HTTP_H */

@@ -496,3 +496,68 @@ ma_status_t api_audit_insert(PGconn *conn, const api_audit_row_t *row,
         free(disclosed);
         return status;
 }
+
+/*
+ * Looks up whose event (producer, kundhandelse_id) is and its type, so the
+ * caller can authorise before reading it.  *found is false when the view
+ * has no such event or it has no customer.
+ */
+ma_status_t api_query_event_owner(PGconn *conn, const char *producer,
+                                  const char *kundhandelse_id, bool *found,
+                                  char kund_pseudonym[MA_PSEUDONYM_HEX_LEN + 1],
+                                  int *kund_typ, char *type, size_t type_size,
+                                  ma_error_t *err)
+{
+        static const char sql[] =
+                "SELECT kund_pseudonym, kund_typ, kundhandelse_typ"
+                " FROM kundhandelse WHERE producent_organisationsnummer = $1"
+                " AND kundhandelse_id = $2 AND kund_pseudonym IS NOT NULL";
+        const char *params[2] = {producer, kundhandelse_id};
+        PGresult *res = PQexecParams(conn, sql, 2, NULL, params, NULL, NULL, 0);
+        ma_status_t status;
+
+        *found = false;
+        if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+                status = ma_pg_error(conn, res, "could not look up the event",
+                                     err);
+                PQclear(res);
+                return status;
+        }
+        if (PQntuples(res) == 1) {
+                *found = true;
+                snprintf(kund_pseudonym, MA_PSEUDONYM_HEX_LEN + 1, "%s",
+                         PQgetvalue(res, 0, 0));
+                *kund_typ = ma_kund_typ_parse(PQgetvalue(res, 0, 1));
+                snprintf(type, type_size, "%s", PQgetvalue(res, 0, 2));
+        }
+        PQclear(res);
+        return MA_OK;
+}
+
+/*
+ * Appends the event (producer, kundhandelse_id) to events in the
+ * standard's attributes, its part holding only the event's ärende (the
+ * view keeps the customer as a pseudonym), and records it in disclosed.
+ */
+ma_status_t api_query_event(PGconn *conn, const char *producer,
+                            const char *kundhandelse_id, json_t *events,
+                            json_t *disclosed, ma_error_t *err)
+{
+        static const char sql[] = API_EVENT_COLUMNS
+                " FROM kundhandelse WHERE producent_organisationsnummer = $1"
+                " AND kundhandelse_id = $2";
+        const char *params[2] = {producer, kundhandelse_id};
+        const api_party_t no_kund = {0};
+        PGresult *res = PQexecParams(conn, sql, 2, NULL, params, NULL, NULL, 0);
+        ma_status_t status;
+
+        if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+                status =
+                        ma_pg_error(conn, res, "could not read the event", err);
+                PQclear(res);
+                return status;
+        }
+        status = api_append_events(&no_kund, res, events, disclosed, err);
+        PQclear(res);
+        return status;
+}

@@ -35,9 +35,39 @@
 #include "ma/pg.h"
 #include "ma/validate.h"
 
+#define API_EVENT_PREFIX       "/v1/kundhandelser/"
+#define API_SUBSCRIPTIONS_PATH "/v1/prenumerationer"
+
 /* Scope each route needs; NULL: any active consumer. */
-static const char *const api_route_scopes[] = {"fraga", "oversikt", "index",
-                                               NULL,    "fraga",    "fraga"};
+static const char *const api_route_scopes[] = {
+        "fraga", "oversikt", "index",         NULL,           "fraga",
+        "fraga", "fraga",    "prenumeration", "prenumeration"};
+
+/* The methods a route accepts, as the 405 message names them. */
+static const char *api_route_methods(api_route_kind_t route)
+{
+        if (route == API_ROUTE_KATALOG || route == API_ROUTE_KUNDHANDELSE)
+                return "GET";
+        if (route == API_ROUTE_PRENUMERATIONER)
+                return "GET or POST";
+        if (route == API_ROUTE_PRENUMERATION)
+                return "DELETE";
+        return "POST";
+}
+
+static bool api_route_allows(api_route_kind_t route, const char *method)
+{
+        bool get = strcmp(method, MHD_HTTP_METHOD_GET) == 0;
+        bool post = strcmp(method, MHD_HTTP_METHOD_POST) == 0;
+
+        if (route == API_ROUTE_KATALOG || route == API_ROUTE_KUNDHANDELSE)
+                return get;
+        if (route == API_ROUTE_PRENUMERATIONER)
+                return get || post;
+        if (route == API_ROUTE_PRENUMERATION)
+                return strcmp(method, MHD_HTTP_METHOD_DELETE) == 0;
+        return post;
+}
 
 /* ------------------------------------------------------------------------
  * Database connection per worker thread
@@ -103,10 +133,10 @@ static void api_mask_digits(const char *text, char *out, size_t size)
 
 static const char *api_decision(unsigned int status)
 {
-        if (status == 200)
-                return "allowed";
         if (status == 206)
                 return "partial";
+        if (status >= 200 && status < 300)
+                return "allowed";
         if (status == 401 || status == 403)
                 return "denied";
         if (status >= 500)
@@ -279,6 +309,16 @@ static enum MHD_Result api_handle(api_server_t *server,
         if (request->route == API_ROUTE_KATALOG)
                 return api_v1_katalog(server, connection, request, conn,
                                       &outcome);
+        if (request->route == API_ROUTE_KUNDHANDELSE)
+                return api_v1_event(server, connection, request, conn,
+                                    &outcome);
+        if (request->route == API_ROUTE_PRENUMERATION)
+                return api_v1_subscription_end(server, connection, request,
+                                               conn, &outcome);
+        if (request->route == API_ROUTE_PRENUMERATIONER &&
+            strcmp(request->method, MHD_HTTP_METHOD_GET) == 0)
+                return api_v1_subscription_list(server, connection, request,
+                                                conn, &outcome);
         content_type = MHD_lookup_connection_value(
                 connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
         if (content_type == NULL ||
@@ -302,6 +342,9 @@ static enum MHD_Result api_handle(api_server_t *server,
         if (request->route == API_ROUTE_FRAGA)
                 result = api_post_fraga(server, connection, request, conn,
                                         &outcome, root);
+        else if (request->route == API_ROUTE_PRENUMERATIONER)
+                result = api_v1_subscription_create(server, connection, request,
+                                                    conn, &outcome, root);
         else
                 result = api_v1_customer(server, connection, request, conn,
                                          &outcome, root);
@@ -323,6 +366,40 @@ static bool api_correlation_valid(const char *id)
                 if ((unsigned char)id[i] < 0x20 || (unsigned char)id[i] > 0x7e)
                         return false;
         return true;
+}
+
+/* Finds a producer by its event-type prefix or its organisationsnummer. */
+static const ma_producer_t *api_find_producer(api_server_t *server,
+                                              const char *segment)
+{
+        const ma_producer_t *producer =
+                ma_catalog_find_prefix(server->config.catalog, segment);
+
+        if (producer == NULL)
+                producer = ma_catalog_find_producer(server->config.catalog,
+                                                    segment);
+        return producer;
+}
+
+/* Resolves "/v1/kundhandelser/{producer}/{kundhandelseId}": one segment
+ * each, the whole path within API_PATH_MAX so that request->path keeps
+ * the id whole. */
+static bool api_route_event(api_server_t *server, const char *url,
+                            api_request_t *request)
+{
+        const char *rest = url + strlen(API_EVENT_PREFIX);
+        const char *slash = strchr(rest, '/');
+        char segment[32];
+        size_t len = slash != NULL ? (size_t)(slash - rest) : 0;
+
+        if (strlen(url) >= API_PATH_MAX || len == 0 || len >= sizeof(segment) ||
+            slash[1] == '\0' || strchr(slash + 1, '/') != NULL)
+                return false;
+        memcpy(segment, rest, len);
+        segment[len] = '\0';
+        request->route = API_ROUTE_KUNDHANDELSE;
+        request->producer = api_find_producer(server, segment);
+        return request->producer != NULL;
 }
 
 /* Resolves "/kundhandelseFragaSynkron" and "/{producer}/...", where
@@ -348,6 +425,20 @@ static bool api_route(api_server_t *server, const char *url,
                         request->route = v1[i].route;
                         return true;
                 }
+        if (strncmp(url, API_EVENT_PREFIX, strlen(API_EVENT_PREFIX)) == 0)
+                return api_route_event(server, url, request);
+        if (strcmp(url, API_SUBSCRIPTIONS_PATH) == 0) {
+                request->route = API_ROUTE_PRENUMERATIONER;
+                return true;
+        }
+        if (strncmp(url, API_SUBSCRIPTIONS_PATH "/",
+                    strlen(API_SUBSCRIPTIONS_PATH "/")) == 0) {
+                /* The id is checked by the endpoint, so that a malformed
+                 * one is a 404 of that endpoint. */
+                request->route = API_ROUTE_PRENUMERATION;
+                return strlen(url) < API_PATH_MAX &&
+                       url[strlen(API_SUBSCRIPTIONS_PATH "/")] != '\0';
+        }
         if (strcmp(url, "/" API_ENDPOINT) == 0)
                 return true;
         slash = strchr(url + 1, '/');
@@ -359,11 +450,7 @@ static bool api_route(api_server_t *server, const char *url,
                 return false;
         memcpy(segment, url + 1, len);
         segment[len] = '\0';
-        request->producer =
-                ma_catalog_find_prefix(server->config.catalog, segment);
-        if (request->producer == NULL)
-                request->producer = ma_catalog_find_producer(
-                        server->config.catalog, segment);
+        request->producer = api_find_producer(server, segment);
         return request->producer != NULL;
 }
 
@@ -461,18 +548,15 @@ static enum MHD_Result api_on_first(api_server_t *server,
                         " with a producer's prefix or "
                         "organisationsnummer from the catalog, POST "
                         "/v1/oversikt, /v1/index, /v1/historik or "
-                        "/v1/meddelande, or GET /v1/katalog",
+                        "/v1/meddelande, GET /v1/katalog or "
+                        "/v1/kundhandelser/{producent}/{kundhandelseId}, "
+                        "or /v1/prenumerationer",
                         request->path);
-        if (request->route == API_ROUTE_KATALOG &&
-            strcmp(method, MHD_HTTP_METHOD_GET) != 0)
+        if (!api_route_allows(request->route, method))
                 return api_error(server, connection, request, NULL, &outcome,
-                                 405, "method %.15s not allowed: use GET",
-                                 request->method);
-        if (request->route != API_ROUTE_KATALOG &&
-            strcmp(method, MHD_HTTP_METHOD_POST) != 0)
-                return api_error(server, connection, request, NULL, &outcome,
-                                 405, "method %.15s not allowed: use POST",
-                                 request->method);
+                                 405, "method %.15s not allowed: use %s",
+                                 request->method,
+                                 api_route_methods(request->route));
         length = MHD_lookup_connection_value(connection, MHD_HEADER_KIND,
                                              MHD_HTTP_HEADER_CONTENT_LENGTH);
         /* Rejected before the body is read; the connection is closed

@@ -185,7 +185,16 @@ class Env:
     def check_schema(self, path, status, body):
         if getattr(self, "validate", None) is None:
             return
-        if status >= 300 or not path.endswith(
+        path = path.split("?", 1)[0]
+        if status >= 300:
+            name = "Error"
+        elif path.startswith("/v1/kundhandelser/"):
+            name = "EnskildKundhandelse"
+        elif path == "/v1/prenumerationer" and "prenumerationer" in body:
+            name = "Prenumerationer"
+        elif path.startswith("/v1/prenumerationer"):
+            name = "PrenumerationSvar"
+        elif not path.endswith(
                 ("FragaSynkron", "oversikt", "index", "katalog", "historik",
                  "meddelande")):
             name = "Error"
@@ -204,9 +213,9 @@ class Env:
 
     def post(self, body=None, key=None, corr="corr", path="/kundhandelseFragaSynkron",
              token=None, content_type="application/json", method="POST",
-             raw=None):
+             raw=None, headers=None):
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
-        headers = {}
+        headers = dict(headers or {})
         if content_type:
             headers["Content-Type"] = content_type
         if key:
@@ -309,7 +318,9 @@ def register(env):
                               ("noscope", "public", ["index"]),
                               ("gone", "public", ["fraga"]),
                               ("agent", "public", ["fraga"]),
-                              ("v1", "public", ["oversikt", "index"])):
+                              ("v1", "public", ["oversikt", "index"]),
+                              ("sub", "public", ["prenumeration"]),
+                              ("sub2", "public", ["prenumeration"])):
         env.admin("consumer", "add", "--id", cid, "--name", cid.title(),
                   "--kind", kind)
         for scope in scopes:
@@ -899,6 +910,212 @@ def group_v1(env, keys):
               f"v1 audit row for {corr} has no identity number")
 
 
+def group_event(env, keys):
+    """GET /v1/kundhandelser/{producent}/{kundhandelseId}."""
+    def get(eid, key=keys["pub"], user=USER_A, corr="event", producer=EXK,
+            **kw):
+        headers = {"X-Anvandare": user} if user is not None else {}
+        return env.post(key=key, corr=corr, method="GET", raw=b"",
+                        content_type=None, headers=headers,
+                        path=f"/v1/kundhandelser/{producer}/{eid}", **kw)
+
+    got, body = get("a-exk-1", corr="event-self")
+    event = body.get("kundhandelse", {}) if got == 200 else {}
+    check(got == 200 and event.get("kundhandelseId") == "a-exk-1" and
+          event.get("kundhandelsereferens") == "DP-123" and
+          body.get("atkomst") == "self",
+          f"event of the user is shown ({got})")
+    check(event.get("part", {}).get("kund") ==
+          {"identifierare": USER_A, "typ": "Personnummer"} and
+          event.get("part", {}).get("arende", {}).get("identifierare") ==
+          "BYGG-2026-1", f"event part names the user and the case {event}")
+    got, body = get("a-exk-1", producer="EXK", corr="event-prefix")
+    check(got == 200 and body["kundhandelse"]["producentOrganisationsnummer"]
+          == EXK, f"event by the producer's prefix ({got})")
+    got, body = get("b-exk-0", corr="event-mandate")
+    check(got == 200 and body.get("atkomst") == "mandate" and
+          "kund" not in body["kundhandelse"].get("part", {}),
+          f"event under a covering mandate, without the customer ({got})")
+    got, denied = get("b-pol-0", producer=POL, corr="event-uncovered")
+    check(got == 404, f"event outside the mandate is 404 ({got})")
+    got, other = get(f"{CUST_E[-4:]}-0", corr="event-other")
+    check(got == 404, f"event of an unrelated customer is 404 ({got})")
+    got, unknown = get("no-such-event", corr="event-unknown")
+    check(got == 404, f"unknown event is 404 ({got})")
+    check(other.get("message") == unknown.get("message") ==
+          denied.get("message", "").replace(POL, EXK),
+          "a hidden event is answered like an absent one")
+    got, _ = get("a-exk-1", producer="9999999999", corr="event-producer")
+    check(got == 404, f"event of an unknown producer is 404 ({got})")
+    got, _ = get(f"{CUST_G[-4:]}-0", key=keys["agent"], user=PERS_D,
+                 corr="event-agent")
+    check(got == 200, f"event read by the customer's reading agent ({got})")
+    got, _ = get("org-0", corr="event-representative")
+    check(got == 200, f"event of the represented organisation ({got})")
+    got, _ = get("a-exk-1", user=None, corr="event-nouser")
+    check(got == 400, f"event without X-Anvandare is 400 ({got})")
+    bad = USER_A[:-1] + str((int(USER_A[-1]) + 1) % 10)
+    got, body = get("a-exk-1", user=bad, corr="event-baduser")
+    check(got == 400 and bad not in json.dumps(body),
+          f"event with a bad checksum is 400 without echoing it ({got})")
+    got, _ = get("a-exk-1", key=None, corr="event-nokey")
+    check(got == 401, f"event without a key is 401 ({got})")
+    got, _ = get("a-exk-1", key=keys["noscope"], corr="event-scope")
+    check(got == 403, f"event without scope fraga is 403 ({got})")
+    got, _ = get("a-exk-1", key=keys["priv"], corr="event-notoken")
+    check(got == 401, f"event for a private consumer without token ({got})")
+    got, _ = get("a-exk-1", key=keys["priv"], corr="event-token",
+                 token=jwt(env, USER_A))
+    check(got == 200, f"event for a private consumer with token ({got})")
+    got, _ = env.post({}, key=keys["pub"], corr="event-post",
+                      path=f"/v1/kundhandelser/{EXK}/a-exk-1")
+    check(got == 405, f"event POST is 405 ({got})")
+    for corr, decision, disclosed in (("event-self", "allowed", 1),
+                                      ("event-other", "rejected", 0),
+                                      ("event-scope", "denied", 0)):
+        rows = env.audit(corr)
+        check(len(rows) == 1 and rows[0]["decision"] == decision and
+              rows[0]["disclosed"] == disclosed,
+              f"event audit row for {corr}: {rows}")
+        check(rows and USER_A not in json.dumps(rows[0]) and
+              CUST_E not in json.dumps(rows[0]),
+              f"event audit row for {corr} has no identity number")
+    rows = env.audit("event-other")
+    check(rows and rows[0]["kunder"] == [pseudonym("Personnummer", CUST_E)],
+          "event audit row names the hidden event's customer by pseudonym")
+
+
+def group_subscription(env, keys):
+    """POST, GET and DELETE /v1/prenumerationer."""
+    k = keys["sub"]
+    path = "/v1/prenumerationer"
+
+    def create(body, corr, key=k):
+        return env.post(body, key=key, corr=corr, path=path)
+
+    got, body = create({"anvandare": USER_A, "samtyckesreferens": "SAMT-1",
+                        "producenter": ["EXK"],
+                        "kundhandelseTypPrefix": ["EXK.BYGGLOV"],
+                        "notifieringar": ["decision", "action_required"]},
+                       "sub-self")
+    sub = body.get("prenumeration", {}) if got == 201 else {}
+    check(got == 201 and sub.get("producenter") == [EXK] and
+          sub.get("kundhandelseTypPrefix") == ["EXK.BYGGLOV"] and
+          sub.get("notifieringar") == ["decision", "action_required"] and
+          sub.get("aktiv") is True and sub.get("samtyckesreferens") == "SAMT-1",
+          f"subscription created ({got} {body})")
+    sid = sub.get("prenumerationId", "")
+    row = env.psql("SELECT consumer_id || ' ' || kund_pseudonym || ' ' || "
+                   "array_to_string(producers, ',') FROM "
+                   f"notifier_subscription WHERE subscription_id::text = "
+                   f"{sql_text(sid)}").stdout.strip()
+    check(row == f"sub {pseudonym('Personnummer', USER_A)} {EXK}",
+          f"subscription row has the consumer and the pseudonym ({row})")
+    got, body = create({"anvandare": USER_A, "samtyckesreferens": "SAMT-2"},
+                       "sub-defaults")
+    check(got == 201 and "producenter" not in body.get("prenumeration", {})
+          and len(body["prenumeration"].get("notifieringar", [])) == 4,
+          f"subscription without filters matches everything ({got})")
+    kund_b = {"identifierare": CUST_B, "typ": "Personnummer"}
+    got, body = create({"anvandare": USER_A, "kund": kund_b,
+                        "samtyckesreferens": "SAMT-B"}, "sub-mandate")
+    prefixes = body.get("prenumeration", {}).get("kundhandelseTypPrefix", [])
+    check(got == 201 and prefixes and
+          all(p.startswith("EXK.BYGGLOV.") for p in prefixes),
+          f"subscription under a mandate is limited to its types ({got})")
+    got, _ = create({"anvandare": USER_A, "kund": kund_b,
+                     "samtyckesreferens": "SAMT-B",
+                     "kundhandelseTypPrefix": ["POL.TRAFIKBOT"]},
+                    "sub-mandate-outside")
+    check(got == 403, f"subscription outside the mandate is 403 ({got})")
+    kund_e = {"identifierare": CUST_E, "typ": "Personnummer"}
+    got, _ = create({"anvandare": USER_A, "kund": kund_e,
+                     "samtyckesreferens": "SAMT-E"}, "sub-denied")
+    check(got == 403, f"subscription for an unrelated customer is 403 ({got})")
+    for corr, extra in (
+            ("sub-noconsent", {"samtyckesreferens": None}),
+            ("sub-badproducer", {"producenter": ["NOPE"]}),
+            ("sub-emptyproducer", {"producenter": []}),
+            ("sub-badprefix", {"kundhandelseTypPrefix": ["EXK.NOPE"]}),
+            ("sub-badkind", {"notifieringar": ["none"]}),
+            ("sub-unknown", {"filter": 1})):
+        body = {"anvandare": USER_A, "samtyckesreferens": "SAMT-X", **extra}
+        body = {key: v for key, v in body.items() if v is not None}
+        got, _ = create(body, corr)
+        check(got == 400, f"subscription {corr} is 400 ({got})")
+    got, _ = create({"anvandare": USER_A, "samtyckesreferens": "S"},
+                    "sub-scope", key=keys["pub"])
+    check(got == 403, f"subscription without scope is 403 ({got})")
+    got, _ = create({"anvandare": USER_A, "samtyckesreferens": "S"},
+                    "sub-nokey", key=None)
+    check(got == 401, f"subscription without a key is 401 ({got})")
+    count = int(env.psql("SELECT count(*) FROM notifier_subscription"
+                         ).stdout.strip())
+    check(count == 3, f"refused subscriptions leave no row ({count})")
+
+    # Paging: one at a time, following nasta.
+    seen, after = [], None
+    for _ in range(5):
+        query = "?antal=1" + (f"&efter={after}" if after else "")
+        got, body = env.post(key=k, corr="sub-list", path=path + query,
+                             method="GET", raw=b"", content_type=None)
+        check(got == 200 and len(body.get("prenumerationer", [])) <= 1,
+              f"subscription page ({got})")
+        seen += [s["prenumerationId"] for s in body.get("prenumerationer", [])]
+        after = body.get("nasta")
+        if not after:
+            break
+    check(len(seen) == 3 and len(set(seen)) == 3 and sid in seen,
+          f"subscription pages list each subscription once ({len(seen)})")
+    got, body = env.post(key=keys["sub2"], corr="sub-list-other", path=path,
+                         method="GET", raw=b"", content_type=None)
+    check(got == 200 and body.get("prenumerationer") == [],
+          "another consumer lists none of them")
+    for query in ("?antal=0", "?antal=x", "?efter=not-a-uuid"):
+        got, _ = env.post(key=k, corr="sub-list-bad", path=path + query,
+                          method="GET", raw=b"", content_type=None)
+        check(got == 400, f"subscription list {query} is 400 ({got})")
+
+    def delete(sub_id, corr, key=k):
+        return env.post(key=key, corr=corr, path=f"{path}/{sub_id}",
+                        method="DELETE", raw=b"", content_type=None)
+
+    got, _ = delete(sid, "sub-delete-other", key=keys["sub2"])
+    check(got == 404, f"another consumer cannot end it ({got})")
+    got, _ = delete("00000000-0000-4000-8000-000000000000", "sub-delete-none")
+    check(got == 404, f"ending an unknown subscription is 404 ({got})")
+    got, _ = delete("not-a-uuid", "sub-delete-bad")
+    check(got == 404, f"ending a malformed id is 404 ({got})")
+    env.psql("INSERT INTO notifier_notification (subscription_id, "
+             "consumer_id, reason, kind, reminder_days, "
+             "producent_organisationsnummer, kundhandelse_id, sekvens, "
+             "producent, kundhandelse_typ, rubrik, tidpunkt, due_at, "
+             f"next_attempt_at) VALUES ({sql_text(sid)}, 'sub', 'event', "
+             f"'decision', 0, '{EXK}', 'a-exk-0', 1, 'Exempelstads kommun', "
+             "'EXK.BYGGLOV.BESLUT_FATTAT', 'Rubrik', now(), now(), now())")
+    got, body = delete(sid, "sub-delete")
+    check(got == 200 and body.get("prenumeration", {}).get("aktiv") is False,
+          f"subscription ended ({got})")
+    active = env.psql("SELECT active FROM notifier_subscription WHERE "
+                      f"subscription_id::text = {sql_text(sid)}").stdout.strip()
+    check(active == "f", f"ended subscription is inactive ({active})")
+    state = env.psql("SELECT state FROM notifier_notification WHERE "
+                     f"subscription_id::text = {sql_text(sid)}").stdout.strip()
+    check(state == "cancelled",
+          f"ending it cancels its pending notifications ({state})")
+    got, _ = env.post({}, key=k, corr="sub-put", path=path, method="PUT")
+    check(got == 405, f"subscription PUT is 405 ({got})")
+    for corr, decision in (("sub-self", "allowed"), ("sub-denied", "denied"),
+                           ("sub-delete", "allowed"),
+                           ("sub-badprefix", "rejected")):
+        rows = env.audit(corr)
+        check(len(rows) == 1 and rows[0]["decision"] == decision,
+              f"subscription audit row for {corr}")
+        check(rows and USER_A not in json.dumps(rows[0]) and
+              CUST_E not in json.dumps(rows[0]),
+              f"subscription audit row for {corr} has no identity number")
+
+
 def group_pipeline(env, keys):
     """Events published with ma-produce and applied by ma-processor."""
     args = env.args
@@ -1047,6 +1264,10 @@ def main():
             group_input(env, keys)
         if args.group in ("all", "v1"):
             group_v1(env, keys)
+        if args.group in ("all", "v1", "event"):
+            group_event(env, keys)
+        if args.group in ("all", "v1", "subscription"):
+            group_subscription(env, keys)
         if args.group in ("all", "audit", "auth"):
             group_audit(env, keys)
         if args.group == "pipeline" or (args.group == "all" and args.processor):

@@ -18,6 +18,13 @@ DATA_DIR=${MA_DATA_DIR:-$ROOT/../shared/data}
 GENERATOR=$(command -v ninja >/dev/null 2>&1 && echo Ninja || echo "Unix Makefiles")
 export MA_STACK_NAME=demo
 
+for file in "$DATA_DIR/wabo-receipt.csv" "$DATA_DIR/road-traffic-fines-100.csv"; do
+        if [ ! -f "$file" ]; then
+                echo "demo: input $file not found; set MA_DATA_DIR to the folder with the case-event logs" >&2
+                exit 1
+        fi
+done
+
 scripts/setup.sh
 cmake -S . -B build -G "$GENERATOR" -DMA_WERROR=ON >/dev/null
 cmake --build build
@@ -40,12 +47,6 @@ export MA_BOOTSTRAP_SERVERS=$KAFKA_BOOTSTRAP_SERVERS
 
 build/tools/ma-topics --all --partitions 3
 
-for file in "$DATA_DIR/wabo-receipt.csv" "$DATA_DIR/road-traffic-fines-100.csv"; do
-        if [ ! -f "$file" ]; then
-                echo "demo: input $file not found; set MA_DATA_DIR to the folder with the case-event logs" >&2
-                exit 1
-        fi
-done
 
 # publish NAME PRODUCER ARGS...: one ma-produce run with a JSON summary.
 publish() {
@@ -79,11 +80,11 @@ else
 fi
 
 cat >"$ROOT/.run/demo.env" <<ENV
-# Connection settings of the running demo; source this file.
-KAFKA_BOOTSTRAP_SERVERS=$KAFKA_BOOTSTRAP_SERVERS
-DATABASE_URL=$DATABASE_URL
-MQTT_HOST=$MQTT_HOST
-MQTT_PORT=$MQTT_PORT
+# Connection settings of the running demo: . .run/demo.env
+export KAFKA_BOOTSTRAP_SERVERS=$KAFKA_BOOTSTRAP_SERVERS
+export DATABASE_URL=$DATABASE_URL
+export MQTT_HOST=$MQTT_HOST
+export MQTT_PORT=$MQTT_PORT
 ENV
 
 echo

@@ -34,6 +34,8 @@
 #         (same sekvens) adds nothing, and the action's deadline reminders
 #         wait in the outbox. Needs PROC_BIN, PRODUCE_BIN, TOPICS_BIN and
 #         KAFKA_BOOTSTRAP_SERVERS.
+# shellcheck source=tests/integration/lib-ports.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../lib-ports.sh"
 set -euo pipefail
 
 mode="${1:?usage: notifier_test.sh basic | faults [EVENTS] | e2e}"
@@ -60,7 +62,7 @@ kund_b=$(printf 'b%.0s' {1..32})
 kund_a="${kund_a:0:24}${run}"
 kund_b="${kund_b:0:24}${run}"
 mosq_dir="$MA_STATE_DIR/mosquitto"
-metrics_port=$((19400 + RANDOM % 500))
+metrics_port=$(free_port)
 pids=()
 notifier_pid=""
 e2e_admin_url=""

@@ -65,6 +65,8 @@
 # PROC_BIN, PUBLISH_BIN, MA_SCHEMA_DIR, PROC_CATALOG and PROC_MIGRATIONS are
 # set by CTest. Each run uses its own topic prefix and databases, so runs do
 # not see each other's data; the databases are dropped when the run passes.
+# shellcheck source=tests/integration/lib-ports.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../lib-ports.sh"
 set -euo pipefail
 [ -n "${PROC_TEST_TRACE:-}" ] && set -x
 
@@ -274,7 +276,7 @@ test_basic() {
 	local total dlq metrics
 	create_db "$db"
 	url=$(db_url "$db")
-	port=$((20000 + RANDOM % 20000))
+	port=$(free_port)
 
 	published_a=$(publish basic-a)
 	[ "$published_a" = "17" ] || fail "basic-a published '$published_a' records, expected 17"
@@ -670,7 +672,7 @@ test_retention() {
 	local versions_before metrics
 	create_db "$db"
 	url=$(db_url "$db")
-	port=$((20000 + RANDOM % 20000))
+	port=$(free_port)
 	published=$(publish bulk "$records" 49)
 	start_processor "$url" retention "$workdir/retention.log"
 	wait_consumed "$url" retention "$published" 300 || return 0

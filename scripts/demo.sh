@@ -90,6 +90,8 @@ ENV
 echo
 python3 scripts/demo_report.py --reports "$STATE/reports" \
         --metrics-url http://127.0.0.1:29100/metrics \
+        --processor-pid "$(cat "$processor_pid_file")" \
+        --processor-log "$STATE/logs/ma-processor.log" \
         --wait "${MA_DEMO_WAIT_SECONDS:-300}"
 echo
 echo "Look at the events on Kafka and in the views:"

@@ -49,6 +49,15 @@ def total_lag(metrics_url):
     return sum(lags) if lags else None
 
 
+def process_alive(pid):
+    """Returns whether pid runs and is not a zombie."""
+    try:
+        stat = pathlib.Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--reports", required=True,
@@ -57,6 +66,10 @@ def main():
                         help="seconds to wait for the processor")
     parser.add_argument("--metrics-url", required=True,
                         help="the processor's Prometheus endpoint")
+    parser.add_argument("--processor-pid", type=int, required=True,
+                        help="pid of ma-processor, to stop waiting if it exits")
+    parser.add_argument("--processor-log", required=True,
+                        help="the processor's log, shown if it exits")
     args = parser.parse_args()
     database_url = os.environ["DATABASE_URL"]
 
@@ -79,6 +92,15 @@ def main():
         lag = total_lag(args.metrics_url)
         if not missing and lag == 0:
             break
+        if not process_alive(args.processor_pid):
+            print(f"demo: ma-processor (pid {args.processor_pid}) exited "
+                  f"before applying every event; the end of its log "
+                  f"{args.processor_log}:", file=sys.stderr)
+            lines = pathlib.Path(args.processor_log).read_text(
+                errors="replace").splitlines()
+            for line in lines[-10:]:
+                print(f"  {line}", file=sys.stderr)
+            return 1
         if time.monotonic() > deadline:
             print(f"demo: the processor did not apply every event within "
                   f"{args.wait} s; still missing per topic: {missing}, "

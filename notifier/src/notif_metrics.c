@@ -6,15 +6,14 @@
  * Threads: the main thread updates, libmicrohttpd's thread reads; one mutex
  * guards everything here.
  */
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/socket.h>
 
 #include <microhttpd.h>
+
+#include "ma/http_listen.h"
 
 #include "notifier.h"
 
@@ -220,26 +219,8 @@ notif_metrics_handler(void *cls, struct MHD_Connection *connection,
 
 ma_status_t notif_metrics_start(const char *address, int port, ma_error_t *err)
 {
-        struct sockaddr_in addr;
-
-        memset(&addr, 0, sizeof(addr));
-        addr.sin_family = AF_INET;
-        addr.sin_port = htons((uint16_t)port);
-        if (inet_pton(AF_INET, address, &addr.sin_addr) != 1)
-                return ma_error_set(err, MA_ERR_CONFIG, "metrics.address",
-                                    "invalid metrics address \"%s\": expected "
-                                    "an IPv4 address",
-                                    address);
-        notif_metrics.daemon = MHD_start_daemon(
-                MHD_USE_INTERNAL_POLLING_THREAD, (uint16_t)port, NULL, NULL,
-                notif_metrics_handler, NULL, MHD_OPTION_SOCK_ADDR,
-                (struct sockaddr *)&addr, MHD_OPTION_END);
-        if (notif_metrics.daemon == NULL)
-                return ma_error_set(err, MA_ERR_IO, "metrics.port",
-                                    "could not listen on %s:%d for /metrics: "
-                                    "the port may be in use",
-                                    address, port);
-        return MA_OK;
+        return ma_http_listen(address, port, notif_metrics_handler,
+                              &notif_metrics.daemon, err);
 }
 
 void notif_metrics_stop(void)

@@ -177,3 +177,5 @@ row "ma-produce, JSON Lines file" lz4 cli_lz4 perf_lz4
 row "ma-produce, JSON Lines file" none cli_none perf_none
 row "rdkafka_performance -s $value_bytes, same key and header sizes" lz4 perf_lz4
 row "rdkafka_performance -s $value_bytes, same key and header sizes" none perf_none
+printf '\nlibrary / rdkafka_performance, no compression: %s (goal >= 0.8)\n' \
+	"$(paired_ratio lib_none perf_none)"

@@ -10,11 +10,19 @@
  * partitions, so order per customer holds only within each (see
  * docs/producers.md).  Partitions are never removed.
  *
+ * Each topic also keeps its records at least as long as the catalog keeps
+ * the producer's events: the longest retention_days of the producer and its
+ * event types.  Rebuilding the views (a new pseudonym secret, a restore)
+ * replays the topics from the start, and Kafka's default of 7 days would
+ * lose every older event in such a rebuild.
+ *
  * Usage: ma-topics [OPTION...] PREFIX...   (or --all)
  * Exit status: 0 every topic exists with at least the partitions asked,
  * 1 Kafka failed for at least one topic, 2 usage or configuration error.
  */
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "ma/alloc.h"
@@ -38,6 +46,10 @@ static const ma_config_entry_t topics_settings[] = {
          "Replicas of each new topic."},
         {"all", MA_CONFIG_BOOL, NULL, "false", 0, 0,
          "Every producer in the catalog, instead of the PREFIX arguments."},
+        {"retention", MA_CONFIG_STRING, NULL, "catalog", 1, 16,
+         "How long each topic keeps records: \"catalog\" (the longest "
+         "retention of the producer and its event types), a number of days, "
+         "\"forever\", or \"broker\" (leave the topic's setting alone)."},
         {"timeout", MA_CONFIG_DURATION_MS, "ms", "30s", 100, 600000,
          "How long Kafka may take to answer each request."},
 };
@@ -47,6 +59,50 @@ static const ma_config_entry_t topics_settings[] = {
 static const char *const topics_action_names[] = {"unchanged", "created",
                                                   "grown"};
 
+/* Returns the longest retention in days of producer and its event types. */
+static int topics_catalog_days(const ma_producer_t *producer)
+{
+        int days = producer->retention_days;
+
+        for (size_t p = 0; p < producer->process_count; p++) {
+                const ma_process_t *process = &producer->processes[p];
+
+                for (size_t t = 0; t < process->event_type_count; t++)
+                        if (process->event_types[t].retention_days > days)
+                                days = process->event_types[t].retention_days;
+        }
+        return days;
+}
+
+/*
+ * Translates --retention for one producer into milliseconds: -1 for ever,
+ * 0 to leave the topic alone.  Returns false for a value it cannot read.
+ */
+static bool topics_retention_ms(const char *setting,
+                                const ma_producer_t *producer, long long *ms)
+{
+        char *end = NULL;
+        long days;
+
+        if (strcmp(setting, "broker") == 0) {
+                *ms = 0;
+                return true;
+        }
+        if (strcmp(setting, "forever") == 0) {
+                *ms = -1;
+                return true;
+        }
+        if (strcmp(setting, "catalog") == 0) {
+                days = topics_catalog_days(producer);
+        } else {
+                days = strtol(setting, &end, 10);
+                if (end == setting || *end != '\0' || days < 1 || days > 36500)
+                        return false;
+        }
+        *ms = days > 0 ? (long long)days * 86400000LL : 0;
+        return true;
+}
+
 /* Ensures the topic of one producer; returns 0 or 1 (failed). */
 static int topics_ensure_one(const ma_config_t *config,
                              const ma_producer_t *producer)
@@ -55,7 +111,18 @@ static int topics_ensure_one(const ma_config_t *config,
         ma_error_t err;
         ma_topic_action_t action;
         int partitions = 0;
+        long long retention_ms = 0;
+        bool retention_changed = false;
+        const char *setting = ma_config_string(config, "retention");
 
+        if (!topics_retention_ms(setting, producer, &retention_ms)) {
+                fprintf(stderr,
+                        "ma-topics: invalid --retention \"%s\"; give "
+                        "catalog, a number of days from 1 to 36500, forever "
+                        "or broker\n",
+                        setting);
+                return 1;
+        }
         ma_producer_topic_name(ma_config_string(config, "topic-prefix"),
                                producer->prefix, topic, sizeof(topic));
         if (ma_kafka_topic_ensure(
@@ -67,8 +134,23 @@ static int topics_ensure_one(const ma_config_t *config,
                 fprintf(stderr, "ma-topics: %s\n", err.message);
                 return 1;
         }
-        printf("%s %s partitions=%d\n", topic, topics_action_names[action],
+        if (retention_ms != 0 &&
+            ma_kafka_topic_ensure_retention(
+                    ma_config_string(config, "bootstrap-servers"), topic,
+                    retention_ms, (int)ma_config_int(config, "timeout"),
+                    &retention_changed, &err) != MA_OK) {
+                fprintf(stderr, "ma-topics: %s\n", err.message);
+                return 1;
+        }
+        printf("%s %s partitions=%d", topic, topics_action_names[action],
                partitions);
+        if (retention_ms == -1)
+                printf(" retention=forever");
+        else if (retention_ms > 0)
+                printf(" retention=%lldd", retention_ms / 86400000LL);
+        if (retention_ms != 0)
+                printf(" (%s)", retention_changed ? "set" : "unchanged");
+        putchar('\n');
         return 0;
 }
 

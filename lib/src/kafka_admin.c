@@ -4,6 +4,7 @@
  * partition count comes from a metadata request.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <librdkafka/rdkafka.h>
@@ -222,4 +223,168 @@ ma_status_t ma_kafka_topic_ensure(const char *bootstrap_servers,
         if (action_out != NULL)
                 *action_out = action;
         return MA_OK;
+}
+
+/* Waits on queue for the result of one admin request. */
+static rd_kafka_event_t *ma_admin_wait(rd_kafka_queue_t *queue,
+                                       const char *topic, int timeout_ms,
+                                       ma_status_t *status, ma_error_t *err)
+{
+        rd_kafka_event_t *event = rd_kafka_queue_poll(queue, timeout_ms + 2000);
+
+        if (event == NULL) {
+                *status = ma_error_set(err, MA_ERR_TIMEOUT, NULL,
+                                       "Kafka did not answer within %d ms for "
+                                       "topic \"%s\"; check that it is running",
+                                       timeout_ms, topic);
+                return NULL;
+        }
+        if (rd_kafka_event_error(event) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+                *status =
+                        ma_error_set(err, MA_ERR_KAFKA, NULL,
+                                     "Kafka rejected the configuration "
+                                     "request for topic \"%s\": %s",
+                                     topic, rd_kafka_event_error_string(event));
+                if (err != NULL)
+                        err->cause = rd_kafka_event_error(event);
+                rd_kafka_event_destroy(event);
+                return NULL;
+        }
+        *status = MA_OK;
+        return event;
+}
+
+/* Checks the one resource of a DescribeConfigs or AlterConfigs result. */
+static ma_status_t ma_admin_resource_ok(const rd_kafka_ConfigResource_t *res,
+                                        const char *topic, ma_error_t *err)
+{
+        rd_kafka_resp_err_t code = rd_kafka_ConfigResource_error(res);
+
+        if (code == RD_KAFKA_RESP_ERR_NO_ERROR)
+                return MA_OK;
+        if (code == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART)
+                return ma_error_set(err, MA_ERR_NOT_FOUND, "topic",
+                                    "topic \"%s\" does not exist; create it "
+                                    "first with ma-topics",
+                                    topic);
+        ma_error_set(err, MA_ERR_KAFKA, NULL,
+                     "Kafka failed to read or change the configuration of "
+                     "topic \"%s\": %s",
+                     topic, rd_kafka_ConfigResource_error_string(res));
+        if (err != NULL)
+                err->cause = code;
+        return MA_ERR_KAFKA;
+}
+
+ma_status_t ma_kafka_topic_ensure_retention(const char *bootstrap_servers,
+                                            const char *topic,
+                                            long long retention_ms,
+                                            int timeout_ms, bool *changed_out,
+                                            ma_error_t *err)
+{
+        char errstr[512];
+        char wanted[32];
+        rd_kafka_t *rk;
+        rd_kafka_queue_t *queue;
+        rd_kafka_AdminOptions_t *options;
+        rd_kafka_ConfigResource_t *describe;
+        rd_kafka_ConfigResource_t *alter = NULL;
+        rd_kafka_event_t *event;
+        const rd_kafka_ConfigResource_t **resources;
+        const rd_kafka_ConfigEntry_t **entries;
+        size_t count = 0;
+        size_t entry_count = 0;
+        long long current = 0;
+        bool found = false;
+        ma_status_t status;
+
+        if (changed_out != NULL)
+                *changed_out = false;
+        if (retention_ms < -1 || retention_ms == 0)
+                return ma_error_set(err, MA_ERR_INVALID, "retention",
+                                    "invalid retention %lld ms for topic "
+                                    "\"%s\"; give a positive number or -1 "
+                                    "for no limit",
+                                    retention_ms, topic);
+        rk = ma_admin_client(bootstrap_servers, timeout_ms, err);
+        if (rk == NULL)
+                return err != NULL ? err->status : MA_ERR_KAFKA;
+        queue = rd_kafka_queue_new(rk);
+
+        describe = rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, topic);
+        options = rd_kafka_AdminOptions_new(rk,
+                                            RD_KAFKA_ADMIN_OP_DESCRIBECONFIGS);
+        rd_kafka_AdminOptions_set_request_timeout(options, timeout_ms, errstr,
+                                                  sizeof(errstr));
+        rd_kafka_DescribeConfigs(rk, &describe, 1, options, queue);
+        rd_kafka_ConfigResource_destroy(describe);
+        rd_kafka_AdminOptions_destroy(options);
+        event = ma_admin_wait(queue, topic, timeout_ms, &status, err);
+        if (event == NULL)
+                goto out;
+        resources = rd_kafka_DescribeConfigs_result_resources(
+                rd_kafka_event_DescribeConfigs_result(event), &count);
+        if (count != 1) {
+                status = ma_error_set(err, MA_ERR_KAFKA, NULL,
+                                      "Kafka described %zu resources for "
+                                      "topic \"%s\" instead of one",
+                                      count, topic);
+                rd_kafka_event_destroy(event);
+                goto out;
+        }
+        status = ma_admin_resource_ok(resources[0], topic, err);
+        if (status != MA_OK) {
+                rd_kafka_event_destroy(event);
+                goto out;
+        }
+
+        /* Keep every setting made on the topic itself; the rest are the
+         * broker's defaults and come back by themselves. */
+        alter = rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, topic);
+        entries = rd_kafka_ConfigResource_configs(resources[0], &entry_count);
+        for (size_t i = 0; i < entry_count; i++) {
+                const char *name = rd_kafka_ConfigEntry_name(entries[i]);
+                const char *value = rd_kafka_ConfigEntry_value(entries[i]);
+
+                if (strcmp(name, "retention.ms") == 0 && value != NULL) {
+                        current = strtoll(value, NULL, 10);
+                        found = true;
+                        continue;
+                }
+                if (rd_kafka_ConfigEntry_source(entries[i]) ==
+                            RD_KAFKA_CONFIG_SOURCE_DYNAMIC_TOPIC_CONFIG &&
+                    value != NULL)
+                        rd_kafka_ConfigResource_set_config(alter, name, value);
+        }
+        rd_kafka_event_destroy(event);
+        if (found &&
+            (current == -1 || (retention_ms != -1 && current >= retention_ms)))
+                goto out;
+
+        snprintf(wanted, sizeof(wanted), "%lld", retention_ms);
+        rd_kafka_ConfigResource_set_config(alter, "retention.ms", wanted);
+        options = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_ALTERCONFIGS);
+        rd_kafka_AdminOptions_set_request_timeout(options, timeout_ms, errstr,
+                                                  sizeof(errstr));
+        rd_kafka_AlterConfigs(rk, &alter, 1, options, queue);
+        rd_kafka_AdminOptions_destroy(options);
+        event = ma_admin_wait(queue, topic, timeout_ms, &status, err);
+        if (event == NULL)
+                goto out;
+        resources = rd_kafka_AlterConfigs_result_resources(
+                rd_kafka_event_AlterConfigs_result(event), &count);
+        status = count == 1 ? ma_admin_resource_ok(resources[0], topic, err)
+                            : ma_error_set(err, MA_ERR_KAFKA, NULL,
+                                           "Kafka returned %zu resources for "
+                                           "topic \"%s\" instead of one",
+                                           count, topic);
+        rd_kafka_event_destroy(event);
+        if (status == MA_OK && changed_out != NULL)
+                *changed_out = true;
+out:
+        if (alter != NULL)
+                rd_kafka_ConfigResource_destroy(alter);
+        rd_kafka_queue_destroy(queue);
+        rd_kafka_destroy(rk);
+        return status;
 }

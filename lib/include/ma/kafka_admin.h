@@ -8,6 +8,7 @@
 #ifndef MA_KAFKA_ADMIN_H
 #define MA_KAFKA_ADMIN_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "ma/status.h"
@@ -33,5 +34,21 @@ ma_status_t ma_kafka_topic_ensure(const char *bootstrap_servers,
                                   int *partitions_out,
                                   ma_topic_action_t *action_out,
                                   ma_error_t *err);
+
+/*
+ * Makes sure topic keeps its records for at least retention_ms
+ * milliseconds (-1: for ever).  A topic whose retention.ms is shorter is
+ * altered; one with a longer or unlimited retention is left as it is.
+ * The topic's other topic-level settings are kept: librdkafka 2.0 has only
+ * the non-incremental AlterConfigs, which replaces the whole set, so they
+ * are read first and sent along.  *changed_out, if not NULL, tells whether
+ * it was altered.  Errors as ma_kafka_topic_ensure(), and MA_ERR_NOT_FOUND
+ * when the topic does not exist.
+ */
+ma_status_t ma_kafka_topic_ensure_retention(const char *bootstrap_servers,
+                                            const char *topic,
+                                            long long retention_ms,
+                                            int timeout_ms, bool *changed_out,
+                                            ma_error_t *err);
 
 #endif /* MA_KAFKA_ADMIN_H */

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <librdkafka/rdkafka.h>
 
@@ -276,11 +277,11 @@ static ma_status_t ma_admin_resource_ok(const rd_kafka_ConfigResource_t *res,
         return MA_ERR_KAFKA;
 }
 
-ma_status_t ma_kafka_topic_ensure_retention(const char *bootstrap_servers,
-                                            const char *topic,
-                                            long long retention_ms,
-                                            int timeout_ms, bool *changed_out,
-                                            ma_error_t *err)
+static ma_status_t ma_admin_retention_once(const char *bootstrap_servers,
+                                           const char *topic,
+                                           long long retention_ms,
+                                           int timeout_ms, bool *changed_out,
+                                           ma_error_t *err)
 {
         char errstr[512];
         char wanted[32];
@@ -298,14 +299,6 @@ ma_status_t ma_kafka_topic_ensure_retention(const char *bootstrap_servers,
         bool found = false;
         ma_status_t status;
 
-        if (changed_out != NULL)
-                *changed_out = false;
-        if (retention_ms < -1 || retention_ms == 0)
-                return ma_error_set(err, MA_ERR_INVALID, "retention",
-                                    "invalid retention %lld ms for topic "
-                                    "\"%s\"; give a positive number or -1 "
-                                    "for no limit",
-                                    retention_ms, topic);
         rk = ma_admin_client(bootstrap_servers, timeout_ms, err);
         if (rk == NULL)
                 return err != NULL ? err->status : MA_ERR_KAFKA;
@@ -387,4 +380,35 @@ out:
         rd_kafka_queue_destroy(queue);
         rd_kafka_destroy(rk);
         return status;
+}
+
+ma_status_t ma_kafka_topic_ensure_retention(const char *bootstrap_servers,
+                                            const char *topic,
+                                            long long retention_ms,
+                                            int timeout_ms, bool *changed_out,
+                                            ma_error_t *err)
+{
+        const struct timespec pause = {0, 250 * 1000 * 1000};
+        int waited_ms = 0;
+        ma_status_t status;
+
+        if (changed_out != NULL)
+                *changed_out = false;
+        if (retention_ms < -1 || retention_ms == 0)
+                return ma_error_set(err, MA_ERR_INVALID, "retention",
+                                    "invalid retention %lld ms for topic "
+                                    "\"%s\"; give a positive number or -1 "
+                                    "for no limit",
+                                    retention_ms, topic);
+        /* A topic created a moment ago may not be known yet to the broker
+         * that answers DescribeConfigs, so "unknown topic" is retried. */
+        for (;;) {
+                status = ma_admin_retention_once(bootstrap_servers, topic,
+                                                 retention_ms, timeout_ms,
+                                                 changed_out, err);
+                if (status != MA_ERR_NOT_FOUND || waited_ms >= timeout_ms)
+                        return status;
+                nanosleep(&pause, NULL);
+                waited_ms += 250;
+        }
 }

@@ -3,7 +3,8 @@
 #   make          set-up if needed, then build everything into build/
 #   make test     set-up, build, unit + sanitizer + integration tests
 #                 against a private local stack, short fuzz run
-#   make demo     start the demo stack and replay the real logs into it
+#   make demo     start the demo stack and every service, register the
+#                 demo actors and replay the real logs into it
 #   make stop     stop every stack this checkout started
 #   make bench    run the benchmarks and update docs/benchmarks.md
 #   make fuzz     run the decoder fuzzer for 10 minutes (FUZZ_SECONDS)

@@ -48,10 +48,13 @@ static rd_kafka_t *ma_admin_client(const char *bootstrap_servers,
         return rk;
 }
 
-/* Sets *count to the topic's partitions, or 0 when the topic is unknown. */
+/*
+ * Sets *count to the topic's partitions, or 0 when the topic is unknown, and
+ * *led, if not NULL, to whether every partition has a leader.
+ */
 static ma_status_t ma_admin_partition_count(rd_kafka_t *rk, const char *topic,
                                             int timeout_ms, int *count,
-                                            ma_error_t *err)
+                                            bool *led, ma_error_t *err)
 {
         const struct rd_kafka_metadata *metadata = NULL;
         rd_kafka_topic_t *handle = rd_kafka_topic_new(rk, topic, NULL);
@@ -75,11 +78,56 @@ static ma_status_t ma_admin_partition_count(rd_kafka_t *rk, const char *topic,
                 return status;
         }
         *count = 0;
+        if (led != NULL)
+                *led = false;
         if (metadata->topic_cnt == 1 &&
-            metadata->topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR)
-                *count = metadata->topics[0].partition_cnt;
+            metadata->topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+                const struct rd_kafka_metadata_topic *entry =
+                        &metadata->topics[0];
+
+                *count = entry->partition_cnt;
+                if (led != NULL) {
+                        *led = true;
+                        for (int i = 0; i < entry->partition_cnt; i++)
+                                if (entry->partitions[i].leader < 0)
+                                        *led = false;
+                }
+        }
         rd_kafka_metadata_destroy(metadata);
         return MA_OK;
+}
+
+/*
+ * Waits until the metadata shows at least partitions partitions of topic,
+ * each with a leader, so that producing right afterwards does not fail.
+ */
+static ma_status_t ma_admin_wait_leaders(rd_kafka_t *rk, const char *topic,
+                                         int partitions, int timeout_ms,
+                                         ma_error_t *err)
+{
+        const struct timespec pause = {0, 200 * 1000 * 1000};
+        int waited_ms = 0;
+
+        for (;;) {
+                int count = 0;
+                bool led = false;
+                ma_status_t status = ma_admin_partition_count(
+                        rk, topic, timeout_ms, &count, &led, err);
+
+                if (status != MA_OK)
+                        return status;
+                if (count >= partitions && led)
+                        return MA_OK;
+                if (waited_ms >= timeout_ms)
+                        return ma_error_set(
+                                err, MA_ERR_TIMEOUT, NULL,
+                                "topic \"%s\" still lacks leaders for its %d "
+                                "partitions after %d ms (metadata shows %d); "
+                                "check the Kafka broker's log",
+                                topic, partitions, timeout_ms, count);
+                nanosleep(&pause, NULL);
+                waited_ms += 200;
+        }
 }
 
 /* Reads the single topic result of a CreateTopics or CreatePartitions. */
@@ -204,7 +252,8 @@ ma_status_t ma_kafka_topic_ensure(const char *bootstrap_servers,
         rk = ma_admin_client(bootstrap_servers, timeout_ms, err);
         if (rk == NULL)
                 return err != NULL ? err->status : MA_ERR_KAFKA;
-        status = ma_admin_partition_count(rk, topic, timeout_ms, &current, err);
+        status = ma_admin_partition_count(rk, topic, timeout_ms, &current, NULL,
+                                          err);
         if (status == MA_OK && current == 0) {
                 status = ma_admin_run(rk, MA_ADMIN_CREATE_TOPIC, topic,
                                       partitions, replication, timeout_ms, err);
@@ -216,6 +265,9 @@ ma_status_t ma_kafka_topic_ensure(const char *bootstrap_servers,
                 action = MA_TOPIC_GREW;
                 current = partitions;
         }
+        if (status == MA_OK && action != MA_TOPIC_UNCHANGED)
+                status = ma_admin_wait_leaders(rk, topic, partitions,
+                                               timeout_ms, err);
         rd_kafka_destroy(rk);
         if (status != MA_OK)
                 return status;

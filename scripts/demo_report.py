@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Waits until the processor has applied every published event of the demo
-and read every record on the producer topics,
-then prints per input what was read, published, applied, rejected and
-skipped.
+and read every record on the producer topics, and until the notifier has
+delivered every notification that is due, then prints per input what was
+read, published, applied, rejected and skipped, and the notifications per
+consumer.
 
 The producers' JSON summaries (ma-produce --summary-json) give read,
 published, rejected and skipped; the views give applied (events per topic
@@ -10,6 +11,9 @@ in the kundhandelse table) and the processor's rejections (rows per topic
 in rejected_events).  Event ids are deterministic, so a replay publishes the
 same ids and the expected count per topic is the sum of distinct events
 published to it, which equals the published count of the latest run.
+Notifications come from the notifier's outbox (notifier_notification):
+delivered means the broker acknowledged them; reminders due later stay
+pending.
 """
 import argparse
 import json
@@ -49,6 +53,46 @@ def total_lag(metrics_url):
     return sum(lags) if lags else None
 
 
+def due_notifications(database_url):
+    """Returns how many notifications are due and not yet delivered, or None
+    while the outbox table is missing."""
+    result = subprocess.run(
+        ["psql", database_url, "-Atqc",
+         "SELECT count(*) FROM notifier_notification "
+         "WHERE state = 'pending' AND due_at <= now()"],
+        capture_output=True, text=True)
+    if result.returncode != 0:
+        return None
+    return int(result.stdout.strip())
+
+
+def notification_counts(database_url):
+    """Returns [(consumer, delivered, pending, cancelled)] of the outbox."""
+    result = subprocess.run(
+        ["psql", database_url, "-AtqF", "|", "-c",
+         "SELECT consumer_id, count(*) FILTER (WHERE state = 'delivered'), "
+         "count(*) FILTER (WHERE state = 'pending'), "
+         "count(*) FILTER (WHERE state = 'cancelled') "
+         "FROM notifier_notification GROUP BY 1 ORDER BY 1"],
+        capture_output=True, text=True)
+    if result.returncode != 0:
+        return []
+    return [tuple(line.split("|")) for line in result.stdout.splitlines()]
+
+
+def metric_sum(metrics_url, name):
+    """Returns the sum of a metric's samples, or None when the endpoint
+    cannot be reached."""
+    try:
+        with urllib.request.urlopen(metrics_url, timeout=5) as response:
+            text = response.read().decode()
+    except OSError:
+        return None
+    # A counter without samples has not counted anything yet.
+    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+               if line.startswith(name + " ") or line.startswith(name + "{"))
+
+
 def process_alive(pid):
     """Returns whether pid runs and is not a zombie."""
     try:
@@ -66,6 +110,8 @@ def main():
                         help="seconds to wait for the processor")
     parser.add_argument("--metrics-url", required=True,
                         help="the processor's Prometheus endpoint")
+    parser.add_argument("--notifier-metrics-url",
+                        help="the notifier's Prometheus endpoint")
     parser.add_argument("--processor-pid", type=int, required=True,
                         help="pid of ma-processor, to stop waiting if it exits")
     parser.add_argument("--processor-log", required=True,
@@ -90,7 +136,8 @@ def main():
         # A replay leaves the counts as they were, so the lag tells when
         # the processor has also read the replayed records.
         lag = total_lag(args.metrics_url)
-        if not missing and lag == 0:
+        due = due_notifications(database_url)
+        if not missing and lag == 0 and due == 0:
             break
         if not process_alive(args.processor_pid):
             print(f"demo: ma-processor (pid {args.processor_pid}) exited "
@@ -102,10 +149,11 @@ def main():
                 print(f"  {line}", file=sys.stderr)
             return 1
         if time.monotonic() > deadline:
-            print(f"demo: the processor did not apply every event within "
-                  f"{args.wait} s; still missing per topic: {missing}, "
-                  f"partition lag {lag}; see "
-                  f"the processor's log under .run/demo/logs/",
+            print(f"demo: timed out after {args.wait} s waiting for the "
+                  f"processor and the notifier; events still missing per "
+                  f"topic: {missing}, "
+                  f"partition lag {lag}, notifications due and not "
+                  f"delivered {due}; see the logs under .run/demo/logs/",
                   file=sys.stderr)
             return 1
         time.sleep(1)
@@ -120,6 +168,19 @@ def main():
         print(f"{name:<20} {topic:<24} {s['read']:>6} {s['published']:>9} "
               f"{applied.get(topic, 0):>7} "
               f"{s['rejected'] + rejected.get(topic, 0):>8} {s['skipped']:>7}")
+    print()
+    print("demo: notifications in the outbox (delivered = acknowledged by "
+          "the broker; pending = reminders due later)")
+    print(f"{'consumer':<20} {'delivered':>9} {'pending':>7} {'cancelled':>9}")
+    for consumer, delivered, pending, cancelled in notification_counts(
+            database_url):
+        print(f"{consumer:<20} {delivered:>9} {pending:>7} {cancelled:>9}")
+    if args.notifier_metrics_url:
+        acknowledged = metric_sum(args.notifier_metrics_url,
+                                  "ma_notifier_acknowledged_total")
+        if acknowledged is not None:
+            print(f"ma-notifier acknowledged since it started: "
+                  f"{int(acknowledged)}")
     return 0
 
 

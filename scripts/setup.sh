@@ -32,6 +32,10 @@ packages=(
 	mosquitto mosquitto-clients postgresql kcat
 	# Used by scripts/stack.sh: ss, ps and setpriv/flock.
 	iproute2 procps util-linux
+	# The browser test of the overview page (tests/browser) drives
+	# Debian's Chromium, since Playwright's own browser download is not
+	# used.
+	chromium
 )
 
 # Returns 0 when dpkg reports the package as installed ("ii").
@@ -57,6 +61,13 @@ install_packages() {
 		log "java $java_major found at $(command -v java), not installing openjdk-17-jre-headless"
 	else
 		packages+=(openjdk-17-jre-headless)
+	fi
+	# A node and npm on PATH are used as they are; tests/browser needs
+	# Node.js 20 or later.
+	if command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; then
+		log "node $(node --version) found at $(command -v node), not installing nodejs and npm"
+	else
+		packages+=(nodejs npm)
 	fi
 	if command -v mvn >/dev/null 2>&1; then
 		log "mvn found at $(command -v mvn), not installing maven"
@@ -121,7 +132,7 @@ install_kafka() {
 	log "Kafka $MA_KAFKA_VERSION installed: $(find "$libs" -name '*.jar' | wc -l) jars in $libs"
 }
 
-# Python modules the API tests use to check answers against
+# Python modules the API tests use to check responses against
 # docs/openapi.yaml.  Installed with pip only when an import fails.
 install_python_modules() {
 	local missing=()
@@ -130,6 +141,10 @@ install_python_modules() {
 		missing+=("openapi-schema-validator==0.9.0")
 	python3 -c 'import openapi_spec_validator' 2>/dev/null ||
 		missing+=("openapi-spec-validator==0.9.0")
+	# Schemathesis's `st` sends generated bad requests to the API
+	# (integration.api.fuzz).
+	python3 -c 'import schemathesis' 2>/dev/null ||
+		missing+=("schemathesis==4.32.5")
 	if [ "${#missing[@]}" -eq 0 ]; then
 		log "Python modules present, nothing to install"
 		return
@@ -139,7 +154,22 @@ install_python_modules() {
 		die "could not install the Python modules ${missing[*]} with pip; check that the Python package index is reachable"
 }
 
+# playwright-core for the browser test, at the versions of
+# tests/browser/package-lock.json; only when node_modules is missing.
+install_browser_test() {
+	local dir="$script_dir/../tests/browser"
+
+	if [ -d "$dir/node_modules/playwright-core" ]; then
+		log "tests/browser/node_modules present, nothing to install"
+		return
+	fi
+	log "installing the browser test's npm packages (npm ci --prefix tests/browser)"
+	npm ci --prefix "$dir" --no-audit --no-fund </dev/null ||
+		die "could not install tests/browser's npm packages with npm ci; check that the npm registry is reachable"
+}
+
 install_packages
 install_kafka
 install_python_modules
+install_browser_test
 log "done"

@@ -29,6 +29,28 @@
 #define API_CORRELATION_MAX 200
 #define API_MESSAGE_MAX     512
 
+/*
+ * Problem types of the /v1 endpoints (RFC 9457).  The type URI is
+ * API_PROBLEM_URI followed by one of these names; docs/api.md lists them
+ * and they do not change once published.
+ */
+#define API_PROBLEM_URI                "urn:mina-arenden:problem:"
+#define API_PROBLEM_INVALID_REQUEST    "invalid-request"
+#define API_PROBLEM_INVALID_JSON       "invalid-json"
+#define API_PROBLEM_CORRELATION_ID     "invalid-correlation-id"
+#define API_PROBLEM_API_KEY            "invalid-api-key"
+#define API_PROBLEM_USER_TOKEN         "invalid-user-token"
+#define API_PROBLEM_CONSUMER_INACTIVE  "consumer-inactive"
+#define API_PROBLEM_MISSING_SCOPE      "missing-scope"
+#define API_PROBLEM_ACCESS_DENIED      "access-denied"
+#define API_PROBLEM_UNKNOWN_ENDPOINT   "unknown-endpoint"
+#define API_PROBLEM_NOT_FOUND          "not-found"
+#define API_PROBLEM_METHOD_NOT_ALLOWED "method-not-allowed"
+#define API_PROBLEM_BODY_TOO_LARGE     "body-too-large"
+#define API_PROBLEM_MEDIA_TYPE         "unsupported-media-type"
+#define API_PROBLEM_INTERNAL           "internal-error"
+#define API_PROBLEM_AUDIT              "audit-unavailable"
+
 /* ------------------------------------------------------------------------
  * The question (api_fraga.c)
  */
@@ -160,12 +182,15 @@ bool api_jwt_verify_signature(const api_jwt_t *jwt, const char *alg,
                               const char *key, char *message, size_t size);
 
 /*
- * Checks the claims: iss equals issuer, sub equals subject, exp is after
- * now, nbf and iat (when present) are not after now plus leeway_s, and the
- * lifetime exp - iat (iat is required) is at most max_lifetime_s.
+ * Checks the claims: iss equals issuer, sub equals subject, aud (a string
+ * or an array) names audience, the consumer the token was issued for, so
+ * one consumer cannot present another's tokens; exp is after now, nbf and
+ * iat (when present) are not after now plus leeway_s, and the lifetime
+ * exp - iat (iat is required) is at most max_lifetime_s.
  */
 bool api_jwt_check_claims(const api_jwt_t *jwt, const char *issuer,
-                          const char *subject, int64_t now_s, int64_t leeway_s,
+                          const char *subject, const char *audience,
+                          int64_t now_s, int64_t leeway_s,
                           int64_t max_lifetime_s, char *message, size_t size);
 
 /* Decodes base64url without padding; returns the length, or -1. */
@@ -186,23 +211,20 @@ typedef struct api_consumer {
 /* Outcome of a check, with the HTTP status to respond with when it failed. */
 typedef struct api_denial {
         unsigned int http_status; /* 0: allowed */
+        const char *problem;      /* problem type, an API_PROBLEM_... name */
         char message[API_MESSAGE_MAX];
 } api_denial_t;
 
 /*
  * Looks up the consumer of an X-API-Key value and compares the salted
  * hash in constant time.  401 for a missing, malformed, unknown or revoked
- * key, 403 for a consumer that is not active.  Returns MA_ERR_PG only for
- * database failures; a denial is MA_OK with denial->http_status set.
+ * key, 403 for a consumer that is not active or, when scope is not NULL,
+ * lacks scope.  Returns MA_ERR_PG only for database failures; a denial is
+ * MA_OK with denial->http_status set.
  */
 ma_status_t api_auth_consumer(PGconn *conn, const char *api_key,
-                              api_consumer_t *consumer, api_denial_t *denial,
-                              ma_error_t *err);
-
-/* Checks that the consumer has scope (403 otherwise). */
-ma_status_t api_auth_scope(PGconn *conn, const api_consumer_t *consumer,
-                           const char *scope, api_denial_t *denial,
-                           ma_error_t *err);
+                              const char *scope, api_consumer_t *consumer,
+                              api_denial_t *denial, ma_error_t *err);
 
 /* Settings of user-token checks. */
 typedef struct api_token_rules {
@@ -259,6 +281,20 @@ const char *api_access_name(api_access_t access);
  * Queries (api_query.c)
  */
 
+/* A growable JSON text.  After a failed allocation, failed is set and
+ * appending does nothing; data is NUL-terminated otherwise. */
+typedef struct api_text {
+        char *data;
+        size_t len, cap;
+        bool failed;
+} api_text_t;
+
+void api_text_append(api_text_t *text, const char *data, size_t size);
+void api_text_puts(api_text_t *text, const char *string);
+/* Appends value as compact JSON. */
+void api_text_json(api_text_t *text, const json_t *value);
+void api_text_free(api_text_t *text);
+
 /*
  * Reads one party's events: the total count and the requested page, with
  * type, tag and date filters, restricted to producer (an organisationsnummer,
@@ -273,6 +309,18 @@ ma_status_t api_query_party(PGconn *conn, const api_question_t *q,
                             char *const *allowed_types, size_t allowed_count,
                             json_t *events, long long *total_out,
                             json_t *disclosed, ma_error_t *err);
+
+/*
+ * api_query_party() writing the events as JSON text into events (a comma
+ * before each unless events is empty or ends with '['), which spares
+ * building and serialising a JSON tree per event.
+ */
+ma_status_t
+api_query_party_text(PGconn *conn, const api_question_t *q,
+                     const api_party_t *party, const char *kund_pseudonym,
+                     const char *producer, char *const *allowed_types,
+                     size_t allowed_count, api_text_t *events,
+                     long long *total_out, json_t *disclosed, ma_error_t *err);
 
 /*
  * Lists the distinct customers (pseudonyms) of the events of a case, so an
@@ -321,6 +369,22 @@ ma_status_t api_query_event(PGconn *conn, const char *producer,
                             const char *kundhandelse_id, json_t *events,
                             json_t *disclosed, ma_error_t *err);
 
+/*
+ * PQexecParams() with sql prepared once per session of the thread's
+ * connection (at most 64 statements; beyond that it is planned per call).
+ * Returns the result as PQexecPrepared() does.
+ */
+PGresult *api_pg_exec_prepared(PGconn *conn, const char *sql, int count,
+                               const char *const *params);
+
+/*
+ * Makes the thread's next api_pg_exec_prepared() send begin (a BEGIN
+ * statement) in the same round trip as its statement; NULL cancels it.
+ * The caller cancels it when no statement followed, before anything else
+ * runs on the connection.
+ */
+void api_pg_begin_deferred(const char *begin);
+
 /* One row of api_audit. */
 typedef struct api_audit_row {
         const char *correlation_id;
@@ -336,6 +400,11 @@ typedef struct api_audit_row {
         const char *error;
 } api_audit_row_t;
 
+/*
+ * Writes row.  Inside an open transaction, the row joins it and one round
+ * trip inserts the row and commits.  When either fails, the transaction is
+ * rolled back and nothing is written.
+ */
 ma_status_t api_audit_insert(PGconn *conn, const api_audit_row_t *row,
                              ma_error_t *err);
 

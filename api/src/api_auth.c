@@ -18,15 +18,16 @@
 #define API_KEY_SECRET_LEN 64
 
 static ma_status_t api_deny(api_denial_t *denial, unsigned int http_status,
-                            const char *fmt, ...)
-        __attribute__((format(printf, 3, 4)));
+                            const char *problem, const char *fmt, ...)
+        __attribute__((format(printf, 4, 5)));
 
 static ma_status_t api_deny(api_denial_t *denial, unsigned int http_status,
-                            const char *fmt, ...)
+                            const char *problem, const char *fmt, ...)
 {
         va_list ap;
 
         denial->http_status = http_status;
+        denial->problem = problem;
         va_start(ap, fmt);
         vsnprintf(denial->message, sizeof(denial->message), fmt, ap);
         va_end(ap);
@@ -38,8 +39,7 @@ static PGresult *api_pg_rows(PGconn *conn, const char *sql, int count,
                              const char *const *params, const char *what,
                              ma_error_t *err)
 {
-        PGresult *res =
-                PQexecParams(conn, sql, count, NULL, params, NULL, NULL, 0);
+        PGresult *res = api_pg_exec_prepared(conn, sql, count, params);
 
         if (PQresultStatus(res) != PGRES_TUPLES_OK) {
                 ma_pg_error(conn, res, what, err);
@@ -59,12 +59,15 @@ static bool api_is_hex(const char *text, size_t len)
 }
 
 ma_status_t api_auth_consumer(PGconn *conn, const char *api_key,
-                              api_consumer_t *consumer, api_denial_t *denial,
-                              ma_error_t *err)
+                              const char *scope, api_consumer_t *consumer,
+                              api_denial_t *denial, ma_error_t *err)
 {
+        /* One round trip for the key, the consumer and the scope. */
         static const char sql[] =
                 "SELECT k.salt, k.key_hash, k.revoked_at IS NOT NULL, "
-                "c.consumer_id, c.kind, c.active "
+                "c.consumer_id, c.kind, c.active, "
+                "$2::text IS NULL OR EXISTS (SELECT 1 FROM api_scope s "
+                "WHERE s.consumer_id = c.consumer_id AND s.scope = $2) "
                 "FROM api_key k JOIN api_consumer c USING (consumer_id) "
                 "WHERE k.key_id = $1";
         const size_t prefix = strlen(API_KEY_PREFIX);
@@ -72,14 +75,14 @@ ma_status_t api_auth_consumer(PGconn *conn, const char *api_key,
         char *salted;
         size_t salted_len;
         char hash[65];
-        const char *params[1] = {key_id};
+        const char *params[2] = {key_id, scope};
         PGresult *res;
-        bool match;
+        bool match, has_scope;
 
         memset(consumer, 0, sizeof(*consumer));
         denial->http_status = 0;
         if (api_key == NULL || api_key[0] == '\0')
-                return api_deny(denial, 401,
+                return api_deny(denial, 401, API_PROBLEM_API_KEY,
                                 "missing X-API-Key header: send the API key "
                                 "of your connection");
         if (strlen(api_key) !=
@@ -88,18 +91,19 @@ ma_status_t api_auth_consumer(PGconn *conn, const char *api_key,
             !api_is_hex(api_key + prefix, API_KEY_ID_LEN) ||
             !api_is_hex(api_key + prefix + API_KEY_ID_LEN + 1,
                         API_KEY_SECRET_LEN))
-                return api_deny(denial, 401,
+                return api_deny(denial, 401, API_PROBLEM_API_KEY,
                                 "invalid X-API-Key: not a key issued by "
                                 "ma-admin");
         memcpy(key_id, api_key + prefix, API_KEY_ID_LEN);
         key_id[API_KEY_ID_LEN] = '\0';
-        res = api_pg_rows(conn, sql, 1, params, "could not look up API key",
+        res = api_pg_rows(conn, sql, 2, params, "could not look up API key",
                           err);
         if (res == NULL)
                 return MA_ERR_PG;
         if (PQntuples(res) != 1) {
                 PQclear(res);
-                return api_deny(denial, 401, "invalid X-API-Key: unknown key");
+                return api_deny(denial, 401, API_PROBLEM_API_KEY,
+                                "invalid X-API-Key: unknown key");
         }
         salted_len = strlen(PQgetvalue(res, 0, 0)) + strlen(api_key) + 1;
         salted = ma_malloc(salted_len);
@@ -114,7 +118,7 @@ ma_status_t api_auth_consumer(PGconn *conn, const char *api_key,
                 ma_secure_equal(hash, PQgetvalue(res, 0, 1), 64);
         if (!match || strcmp(PQgetvalue(res, 0, 2), "t") == 0) {
                 PQclear(res);
-                return api_deny(denial, 401,
+                return api_deny(denial, 401, API_PROBLEM_API_KEY,
                                 "invalid X-API-Key: unknown or revoked key");
         }
         snprintf(consumer->consumer_id, sizeof(consumer->consumer_id), "%s",
@@ -122,33 +126,15 @@ ma_status_t api_auth_consumer(PGconn *conn, const char *api_key,
         memcpy(consumer->key_id, key_id, sizeof(consumer->key_id));
         consumer->is_private = strcmp(PQgetvalue(res, 0, 4), "private") == 0;
         consumer->active = strcmp(PQgetvalue(res, 0, 5), "t") == 0;
+        has_scope = strcmp(PQgetvalue(res, 0, 6), "t") == 0;
         PQclear(res);
         if (!consumer->active)
-                return api_deny(denial, 403,
+                return api_deny(denial, 403, API_PROBLEM_CONSUMER_INACTIVE,
                                 "consumer \"%s\" is not active in the "
                                 "connection register",
                                 consumer->consumer_id);
-        return MA_OK;
-}
-
-ma_status_t api_auth_scope(PGconn *conn, const api_consumer_t *consumer,
-                           const char *scope, api_denial_t *denial,
-                           ma_error_t *err)
-{
-        static const char sql[] = "SELECT 1 FROM api_scope "
-                                  "WHERE consumer_id = $1 AND scope = $2";
-        const char *params[2] = {consumer->consumer_id, scope};
-        PGresult *res = api_pg_rows(conn, sql, 2, params,
-                                    "could not look up scopes", err);
-        int rows;
-
-        denial->http_status = 0;
-        if (res == NULL)
-                return MA_ERR_PG;
-        rows = PQntuples(res);
-        PQclear(res);
-        if (rows == 0)
-                return api_deny(denial, 403,
+        if (!has_scope)
+                return api_deny(denial, 403, API_PROBLEM_MISSING_SCOPE,
                                 "consumer \"%s\" lacks the scope \"%s\" for "
                                 "this endpoint",
                                 consumer->consumer_id, scope);
@@ -174,16 +160,17 @@ ma_status_t api_auth_user(PGconn *conn, const api_consumer_t *consumer,
         if (!consumer->is_private)
                 return MA_OK;
         if (authorization == NULL || strncmp(authorization, "Bearer ", 7) != 0)
-                return api_deny(denial, 401,
+                return api_deny(denial, 401, API_PROBLEM_USER_TOKEN,
                                 "missing user token: a private consumer must "
                                 "send \"Authorization: Bearer <token>\" from "
                                 "the identity provider");
         if (!api_jwt_decode(authorization + 7, &jwt, message, sizeof(message)))
-                return api_deny(denial, 401, "%s", message);
+                return api_deny(denial, 401, API_PROBLEM_USER_TOKEN, "%s",
+                                message);
         kid = json_string_value(json_object_get(jwt.header, "kid"));
         if (kid == NULL) {
                 api_jwt_clear(&jwt);
-                return api_deny(denial, 401,
+                return api_deny(denial, 401, API_PROBLEM_USER_TOKEN,
                                 "user token has no kid header naming the "
                                 "identity provider's key");
         }
@@ -196,7 +183,7 @@ ma_status_t api_auth_user(PGconn *conn, const api_consumer_t *consumer,
         }
         if (PQntuples(res) != 1) {
                 /* kid points into jwt, so format before clearing it. */
-                api_deny(denial, 401,
+                api_deny(denial, 401, API_PROBLEM_USER_TOKEN,
                          "user token key \"%.64s\" is not a registered "
                          "identity-provider key",
                          kid);
@@ -207,13 +194,15 @@ ma_status_t api_auth_user(PGconn *conn, const api_consumer_t *consumer,
         ok = api_jwt_verify_signature(&jwt, PQgetvalue(res, 0, 1),
                                       PQgetvalue(res, 0, 2), message,
                                       sizeof(message)) &&
-             api_jwt_check_claims(&jwt, PQgetvalue(res, 0, 0), anvandare, now_s,
-                                  rules->leeway_s, rules->max_lifetime_s,
-                                  message, sizeof(message));
+             api_jwt_check_claims(&jwt, PQgetvalue(res, 0, 0), anvandare,
+                                  consumer->consumer_id, now_s, rules->leeway_s,
+                                  rules->max_lifetime_s, message,
+                                  sizeof(message));
         PQclear(res);
         api_jwt_clear(&jwt);
         if (!ok)
-                return api_deny(denial, 401, "%s", message);
+                return api_deny(denial, 401, API_PROBLEM_USER_TOKEN, "%s",
+                                message);
         return MA_OK;
 }
 

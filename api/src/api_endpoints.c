@@ -18,6 +18,70 @@
 #include "ma/pg.h"
 
 /* ------------------------------------------------------------------------
+ * Error bodies
+ */
+
+typedef struct api_problem_type {
+        const char *name;
+        unsigned int status;
+        const char *title;
+} api_problem_type_t;
+
+/* The first entry of each status is its default type. */
+static const api_problem_type_t api_problem_types[] = {
+        {API_PROBLEM_INVALID_REQUEST, 400, "Invalid request"},
+        {API_PROBLEM_INVALID_JSON, 400, "Request body is not valid JSON"},
+        {API_PROBLEM_CORRELATION_ID, 400, "Missing or invalid correlation id"},
+        {API_PROBLEM_API_KEY, 401, "Missing, unknown or revoked API key"},
+        {API_PROBLEM_USER_TOKEN, 401, "Missing or invalid user token"},
+        {API_PROBLEM_ACCESS_DENIED, 403, "Access to the customer denied"},
+        {API_PROBLEM_CONSUMER_INACTIVE, 403, "Consumer not active"},
+        {API_PROBLEM_MISSING_SCOPE, 403, "Scope not granted"},
+        {API_PROBLEM_NOT_FOUND, 404, "Resource not found"},
+        {API_PROBLEM_UNKNOWN_ENDPOINT, 404, "No such endpoint"},
+        {API_PROBLEM_METHOD_NOT_ALLOWED, 405, "Method not allowed"},
+        {API_PROBLEM_BODY_TOO_LARGE, 413, "Request body too large"},
+        {API_PROBLEM_MEDIA_TYPE, 415, "Unsupported media type"},
+        {API_PROBLEM_INTERNAL, 500, "Internal error"},
+        {API_PROBLEM_AUDIT, 500, "Request could not be audited"},
+};
+
+static const api_problem_type_t *api_problem_find(unsigned int status,
+                                                  const char *problem)
+{
+        const size_t count =
+                sizeof(api_problem_types) / sizeof(api_problem_types[0]);
+
+        for (size_t i = 0; problem != NULL && i < count; i++)
+                if (api_problem_types[i].status == status &&
+                    strcmp(api_problem_types[i].name, problem) == 0)
+                        return &api_problem_types[i];
+        for (size_t i = 0; i < count; i++)
+                if (api_problem_types[i].status == status)
+                        return &api_problem_types[i];
+        return NULL;
+}
+
+json_t *api_error_body(api_request_t *request, unsigned int status,
+                       const char *problem, const char *message)
+{
+        const api_problem_type_t *type;
+        char uri[96];
+
+        if (strncmp(request->path, "/v1", 3) != 0 ||
+            (request->path[3] != '/' && request->path[3] != '\0'))
+                return json_pack("{s:s}", "message", message);
+        type = api_problem_find(status, problem);
+        request->content_type = "application/problem+json";
+        if (type == NULL)
+                return json_pack("{s:s, s:i, s:s}", "type", "about:blank",
+                                 "status", (int)status, "detail", message);
+        snprintf(uri, sizeof(uri), "%s%s", API_PROBLEM_URI, type->name);
+        return json_pack("{s:s, s:s, s:i, s:s}", "type", uri, "title",
+                         type->title, "status", (int)status, "detail", message);
+}
+
+/* ------------------------------------------------------------------------
  * The question
  */
 
@@ -43,7 +107,6 @@ static json_t *api_mask_question(json_t *root, const api_question_t *q,
 typedef struct api_party_result {
         unsigned int http_status; /* 200, or 403 when denied */
         char message[API_MESSAGE_MAX];
-        json_t *events;
         long long total;
 } api_party_result_t;
 
@@ -59,17 +122,18 @@ static bool api_types_overlap(const api_question_t *q, const api_grant_t *grant)
         return false;
 }
 
-/* Decides and reads one party.  A database failure returns non-MA_OK. */
+/* Decides and reads one party, appending its events to events.  A
+ * database failure returns non-MA_OK. */
 static ma_status_t
 api_answer_party(api_server_t *server, PGconn *conn, const api_question_t *q,
                  const api_party_t *party, const api_consumer_t *consumer,
                  const char *user_pseudonym, api_party_keys_t *keys,
-                 json_t *disclosed, api_party_result_t *result, ma_error_t *err)
+                 api_text_t *events, json_t *disclosed,
+                 api_party_result_t *result, ma_error_t *err)
 {
         api_grant_t grant;
         ma_status_t status;
 
-        result->events = json_array();
         result->http_status = 200;
         if (!keys->known) {
                 char found[8][MA_PSEUDONYM_HEX_LEN + 1];
@@ -112,11 +176,10 @@ api_answer_party(api_server_t *server, PGconn *conn, const api_question_t *q,
                 api_grant_clear(&grant);
                 return MA_OK;
         }
-        status = api_query_party(
+        status = api_query_party_text(
                 conn, q, party, keys->lookup, q->producer,
                 grant.access == API_ACCESS_MANDATE ? grant.allowed_types : NULL,
-                grant.allowed_count, result->events, &result->total, disclosed,
-                err);
+                grant.allowed_count, events, &result->total, disclosed, err);
         api_grant_clear(&grant);
         return status;
 }
@@ -169,21 +232,26 @@ ma_status_t api_party_keys_fill(api_server_t *server, const api_party_t *party,
 }
 
 /* Decides and reads every party in one REPEATABLE READ transaction, then
- * responds 200, 206 (some parties denied) or 403 (all denied). */
+ * responds 200, 206 (some parties denied) or 403 (all denied).  The
+ * audit row of the response commits that transaction. */
 static enum MHD_Result api_fraga(api_server_t *server,
                                  struct MHD_Connection *connection,
                                  api_request_t *request, PGconn *conn,
                                  api_outcome_t *outcome, json_t *root,
                                  api_question_t *q)
 {
-        json_t *parter =
-                json_object_get(json_object_get(root, "fraga"), "parter");
-        json_t *kundhandelser = json_array(), *delfragor = json_array();
+        json_t *fraga = json_object_get(root, "fraga");
+        json_t *parter = json_object_get(fraga, "parter");
+        json_t *delfragor = json_array();
+        /* The body is written as text so that the events, which
+         * PostgreSQL returns as JSON, are copied instead of parsed. */
+        api_text_t body = {0}, events = {0};
         api_party_keys_t keys;
         api_party_result_t result;
         size_t allowed = 0;
         const char *first_denial = NULL;
         char denial[API_MESSAGE_MAX + 32] = "";
+        char number[32];
         ma_error_t err;
         ma_status_t status = MA_OK;
 
@@ -200,43 +268,46 @@ static enum MHD_Result api_fraga(api_server_t *server,
         }
         outcome->question =
                 api_mask_question(root, q, outcome->kund_pseudonyms);
-        if (status == MA_OK)
-                status = ma_pg_exec(conn,
-                                    "BEGIN ISOLATION LEVEL REPEATABLE READ "
-                                    "READ ONLY",
-                                    &err);
+        /* Not READ ONLY: the audit row joins this transaction and commits
+         * with it (api_audit_insert()).  BEGIN travels with the first
+         * statement. */
+        api_pg_begin_deferred("BEGIN ISOLATION LEVEL REPEATABLE READ");
+        api_text_puts(&body, "{\"kundhandelser\":[");
         for (size_t i = 0; status == MA_OK && i < q->party_count; i++) {
                 api_party_keys_fill(server, &q->parties[i], &keys);
                 memset(&result, 0, sizeof(result));
-                status = api_answer_party(server, conn, q, &q->parties[i],
-                                          &outcome->consumer,
-                                          outcome->user_pseudonym, &keys,
-                                          outcome->disclosed, &result, &err);
-                if (status != MA_OK) {
-                        json_decref(result.events);
+                events.len = 0;
+                api_text_puts(&events, "[");
+                status = api_answer_party(
+                        server, conn, q, &q->parties[i], &outcome->consumer,
+                        outcome->user_pseudonym, &keys, &events,
+                        outcome->disclosed, &result, &err);
+                if (status != MA_OK)
                         break;
-                }
                 api_add_delfragor(server, q, parter, &result, i, delfragor);
                 if (result.http_status == 200) {
+                        api_text_puts(&body, allowed > 0 ? ",{\"part\":"
+                                                         : "{\"part\":");
+                        api_text_json(&body, json_array_get(parter, i));
+                        snprintf(number, sizeof(number), "%lld", result.total);
+                        api_text_puts(&body, ",\"totaltAntalKundhandelser\":");
+                        api_text_puts(&body, number);
+                        api_text_puts(&body, ",\"kundhandelserForPart\":");
+                        api_text_append(&body, events.data, events.len);
+                        api_text_puts(&body, "]}");
                         allowed++;
-                        json_array_append_new(
-                                kundhandelser,
-                                json_pack("{s:O, s:I, s:O}", "part",
-                                          json_array_get(parter, i),
-                                          "totaltAntalKundhandelser",
-                                          (json_int_t)result.total,
-                                          "kundhandelserForPart",
-                                          result.events));
                 } else if (first_denial == NULL) {
                         snprintf(denial, sizeof(denial), "parter[%zu]: %s", i,
                                  result.message);
                         first_denial = denial;
                 }
-                json_decref(result.events);
         }
+        api_text_free(&events);
+        api_pg_begin_deferred(NULL);
         if (status != MA_OK) {
-                PQclear(PQexec(conn, "ROLLBACK"));
-                json_decref(kundhandelser);
+                if (PQtransactionStatus(conn) != PQTRANS_IDLE)
+                        PQclear(PQexec(conn, "ROLLBACK"));
+                api_text_free(&body);
                 json_decref(delfragor);
                 ma_log(MA_LOG_ERROR, "question failed", "correlation_id",
                        request->correlation_id, "error", err.message,
@@ -245,20 +316,20 @@ static enum MHD_Result api_fraga(api_server_t *server,
                                  500,
                                  "could not read the events; try again later");
         }
-        ma_pg_exec(conn, "COMMIT", NULL);
         if (allowed == 0) {
-                json_decref(kundhandelser);
+                api_text_free(&body);
                 json_decref(delfragor);
                 return api_error(server, connection, request, conn, outcome,
                                  403, "%s", first_denial);
         }
-        return api_answer(server, connection, request, conn, outcome,
-                          first_denial ? 206 : 200,
-                          json_pack("{s:o, s:O, s:o}", "kundhandelser",
-                                    kundhandelser, "metadata",
-                                    json_object_get(root, "fraga"), "delfragor",
-                                    delfragor),
-                          first_denial);
+        api_text_puts(&body, "],\"metadata\":");
+        api_text_json(&body, fraga);
+        api_text_puts(&body, ",\"delfragor\":");
+        api_text_json(&body, delfragor);
+        api_text_puts(&body, "}");
+        json_decref(delfragor);
+        return api_answer_text(server, connection, request, conn, outcome,
+                               first_denial ? 206 : 200, &body, first_denial);
 }
 
 /* Parses the question, checks the user's token and runs api_fraga(). */
@@ -293,8 +364,9 @@ enum MHD_Result api_post_fraga(api_server_t *server,
                 goto done;
         }
         if (denial.http_status != 0) {
-                result = api_error(server, connection, request, conn, outcome,
-                                   denial.http_status, "%s", denial.message);
+                result = api_problem(server, connection, request, conn, outcome,
+                                     denial.http_status, denial.problem, "%s",
+                                     denial.message);
                 goto done;
         }
         result = api_fraga(server, connection, request, conn, outcome, root, q);
@@ -508,8 +580,9 @@ enum MHD_Result api_v1_customer(api_server_t *server,
                 return api_error(server, connection, request, conn, outcome,
                                  500, "could not check the user token");
         if (denial.http_status != 0)
-                return api_error(server, connection, request, conn, outcome,
-                                 denial.http_status, "%s", denial.message);
+                return api_problem(server, connection, request, conn, outcome,
+                                   denial.http_status, denial.problem, "%s",
+                                   denial.message);
         if (api_party_keys_fill(server, &subject.party, &keys) != MA_OK)
                 return api_error(server, connection, request, conn, outcome,
                                  500, "could not pseudonymise the customer");
@@ -672,8 +745,9 @@ enum MHD_Result api_v1_event(api_server_t *server,
                 goto done;
         }
         if (denial.http_status != 0) {
-                result = api_error(server, connection, request, conn, outcome,
-                                   denial.http_status, "%s", denial.message);
+                result = api_problem(server, connection, request, conn, outcome,
+                                     denial.http_status, denial.problem, "%s",
+                                     denial.message);
                 goto done;
         }
         outcome->kund_pseudonyms = json_array();
@@ -1122,8 +1196,9 @@ enum MHD_Result api_v1_subscription_create(api_server_t *server,
                 goto done;
         }
         if (denial.http_status != 0) {
-                result = api_error(server, connection, request, conn, outcome,
-                                   denial.http_status, "%s", denial.message);
+                result = api_problem(server, connection, request, conn, outcome,
+                                     denial.http_status, denial.problem, "%s",
+                                     denial.message);
                 goto done;
         }
         if (api_party_keys_fill(server, &subject->party, &keys) != MA_OK) {

@@ -52,6 +52,8 @@ typedef struct api_request {
         unsigned int status;
         size_t disclosed;
         char consumer_id[64];
+        const char *content_type; /* of the response; NULL: JSON */
+        const char *allow;        /* Allow header of a 405 response */
 } api_request_t;
 
 /* Everything the audit row and the log line need about one response. */
@@ -77,6 +79,12 @@ typedef struct api_party_keys {
  * with err filled when the database cannot be reached. */
 PGconn *api_conn_get(api_server_t *server, ma_error_t *err);
 
+/* Copies text for a log line, audit row or message with every run of ten
+ * or more digits masked and control characters replaced, so that an
+ * identity number in a correlation id, URL or parser message is never
+ * stored. */
+void api_mask_digits(const char *text, char *out, size_t size);
+
 /*
  * Writes the audit row and queues the response: body on success, or a 500
  * without data when the audit row cannot be written.  error is the
@@ -89,7 +97,31 @@ enum MHD_Result api_answer(api_server_t *server,
                            api_outcome_t *outcome, unsigned int status,
                            json_t *body, const char *error);
 
-/* api_answer() with {"message": ...} formatted from fmt. */
+/* api_answer() with a body already serialised; takes and frees body.  A
+ * body whose allocation failed gets a 500 response instead. */
+enum MHD_Result api_answer_text(api_server_t *server,
+                                struct MHD_Connection *connection,
+                                api_request_t *request, PGconn *conn,
+                                api_outcome_t *outcome, unsigned int status,
+                                api_text_t *body, const char *error);
+
+/*
+ * Returns the body of an error response (new reference).  Under /v1 it is
+ * an RFC 9457 problem {type, title, status, detail} and
+ * request->content_type becomes application/problem+json; problem names
+ * the type, and NULL or an unknown name gives the status's default type.
+ * Elsewhere it is the national standard's {"message": message}.
+ */
+json_t *api_error_body(api_request_t *request, unsigned int status,
+                       const char *problem, const char *message);
+
+/* api_answer() with the error body of api_error_body(), its message
+ * formatted from fmt; api_error() uses the status's default problem. */
+enum MHD_Result
+api_problem(api_server_t *server, struct MHD_Connection *connection,
+            api_request_t *request, PGconn *conn, api_outcome_t *outcome,
+            unsigned int status, const char *problem, const char *fmt, ...)
+        __attribute__((format(printf, 8, 9)));
 enum MHD_Result
 api_error(api_server_t *server, struct MHD_Connection *connection,
           api_request_t *request, PGconn *conn, api_outcome_t *outcome,

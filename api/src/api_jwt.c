@@ -256,8 +256,28 @@ static bool api_jwt_time(const api_jwt_t *jwt, const char *claim, int64_t *out)
         return true;
 }
 
+/* Tells whether the aud claim, a string or an array of them, names
+ * audience. */
+static bool api_jwt_audience_has(const api_jwt_t *jwt, const char *audience)
+{
+        json_t *aud = json_object_get(jwt->payload, "aud");
+        size_t i;
+        json_t *item;
+
+        if (json_is_string(aud))
+                return strcmp(json_string_value(aud), audience) == 0;
+        json_array_foreach(aud, i, item)
+        {
+                if (json_is_string(item) &&
+                    strcmp(json_string_value(item), audience) == 0)
+                        return true;
+        }
+        return false;
+}
+
 bool api_jwt_check_claims(const api_jwt_t *jwt, const char *issuer,
-                          const char *subject, int64_t now_s, int64_t leeway_s,
+                          const char *subject, const char *audience,
+                          int64_t now_s, int64_t leeway_s,
                           int64_t max_lifetime_s, char *message, size_t size)
 {
         const char *iss =
@@ -274,6 +294,13 @@ bool api_jwt_check_claims(const api_jwt_t *jwt, const char *issuer,
                 return api_jwt_fail(message, size,
                                     "user token subject is not the anvandare "
                                     "of the request");
+        if (!api_jwt_audience_has(jwt, audience))
+                return api_jwt_fail(message, size,
+                                    "user token audience (aud) does not name "
+                                    "the consumer \"%s\"; the identity "
+                                    "provider must issue the token for this "
+                                    "consumer",
+                                    audience);
         if (!api_jwt_time(jwt, "exp", &exp) || !api_jwt_time(jwt, "iat", &iat))
                 return api_jwt_fail(message, size,
                                     "user token needs integer exp and iat "

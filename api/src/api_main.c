@@ -32,6 +32,7 @@
 
 #include "api.h"
 #include "api_server.h"
+#include "api_ui.h"
 #include "ma/alloc.h"
 #include "ma/catalog.h"
 #include "ma/config.h"
@@ -72,6 +73,15 @@ static const ma_config_entry_t api_config_table[] = {
          "longest lifetime (exp - iat) of a user token that is accepted"},
         {"log.level", MA_CONFIG_STRING, NULL, "info", 1, 10,
          "lowest log level written: debug, info, warn or error"},
+        {"ui.dir", MA_CONFIG_STRING, NULL, MA_API_DEFAULT_UI_DIR, 1, 4096,
+         "folder of the overview page's static files, served under "
+         "/mina-arenden/"},
+        {"ui.consumer", MA_CONFIG_STRING, NULL, "mina-sidor", 1, 63,
+         "consumer id the overview page acts as: an active public consumer "
+         "of the connection register with the scopes oversikt and fraga"},
+        {"ui.demo-users", MA_CONFIG_STRING, NULL, "", 0, 4096,
+         "JSON file of the overview page's demo users; empty: sign-in is "
+         "not configured (docs/ui.md)"},
 };
 
 #define API_COUNT(array) (sizeof(array) / sizeof((array)[0]))
@@ -112,6 +122,7 @@ static int api_run(const ma_config_t *config, const ma_catalog_t *catalog,
                    const ma_pseudonym_key_t *key)
 {
         api_server_config_t server_config = {0};
+        api_ui_config_t ui_config = {0};
         api_server_t *server;
         struct sigaction action = {0};
         ma_error_t err;
@@ -137,6 +148,19 @@ static int api_run(const ma_config_t *config, const ma_catalog_t *catalog,
                        NULL);
                 return API_EXIT_FAILURE;
         }
+        ui_config.dir = ma_config_string(config, "ui.dir");
+        ui_config.consumer_id = ma_config_string(config, "ui.consumer");
+        ui_config.demo_users = ma_config_string(config, "ui.demo-users");
+        ui_config.database_url = server_config.database_url;
+        ui_config.pseudonym_key = key;
+        if (api_ui_start(&ui_config, &err) != MA_OK) {
+                ma_log(MA_LOG_ERROR, "overview page not started", "error",
+                       err.message, NULL);
+                api_ui_stop();
+                api_server_stop(server);
+                api_ui_free();
+                return API_EXIT_USAGE;
+        }
         MA_LOG_AT(MA_LOG_INFO, "listening",
                   MA_LOG_STR("address", server_config.listen_address),
                   MA_LOG_INT("port", api_server_port(server)),
@@ -147,7 +171,9 @@ static int api_run(const ma_config_t *config, const ma_catalog_t *catalog,
         while (!api_stop)
                 pause();
         ma_log(MA_LOG_INFO, "stopping", NULL);
+        api_ui_stop();
         api_server_stop(server);
+        api_ui_free();
         ma_log(MA_LOG_INFO, "stopped", NULL);
         return 0;
 }

@@ -1,10 +1,12 @@
 /*
  * api_query.c - reading the views (for one party of a question, and for the
  * /v1 overview and index) and writing the audit row.  Each party is read with
- * two statements (the total count and the page) that the caller runs inside one
- * REPEATABLE READ transaction, so the total and the page agree.  Every value
- * from the request travels as a parameter.  The only SQL text built at run time
- * is the ORDER BY list, which api_order_by() takes from a fixed table.
+ * one statement that returns the page and the total count; a page past the
+ * end needs a second one for the count, which the caller runs in the same
+ * REPEATABLE READ transaction, so the total and the page agree.  Statements
+ * are prepared once per connection.  Every value from the request travels as
+ * a parameter.  The only SQL text built at run time is the ORDER BY list,
+ * which api_order_by() takes from a fixed table.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,6 +39,12 @@
         " AND ($9::text[] IS NULL OR kundhandelse_typ = ANY ($9::text[]))"     \
         " AND ($12::text IS NULL OR kundhandelsereferens = $12)"
 
+/* Columns 0 to 4: producer, id, tidpunkt in ms, ärende typ and
+ * identifierare.  Column 5: the event's required attributes as a JSON
+ * object.  Columns 6 to 10: the optional ones as JSON values, NULL when
+ * absent (api_optional_names), so that they are left out without
+ * json_strip_nulls(), which would also drop nulls inside
+ * utokadInformation. */
 #define API_EVENT_COLUMNS                                                      \
         "SELECT producent_organisationsnummer, kundhandelse_id,"               \
         " (extract(epoch FROM tidpunkt) * 1000)::bigint,"                      \
@@ -49,12 +57,151 @@
         "  'producentarendetKraverKundatgard',"                                \
         "  producentarendet_kraver_kundatgard,"                                \
         "  'producentarendetKlart', producentarendet_klart,"                   \
-        "  'version', version, 'utokadInformation', utokad_information,"       \
-        "  'referenser', referenser, 'taggar', taggar,"                        \
-        "  'giltigTill', giltig_till, 'atgardSenast', atgard_senast,"          \
-        "  'kundhandelsereferens', kundhandelsereferens)::text"
+        "  'version', version, 'taggar', taggar)::text,"                       \
+        " referenser::text, to_json(giltig_till)::text,"                       \
+        " to_json(atgard_senast)::text, to_json(kundhandelsereferens)::text,"  \
+        " utokad_information::text"
+
+#define API_OPTIONAL_FIRST 6
+#define API_TOTAL_COLUMN   11
+
+static const char *const api_optional_names[] = {
+        "referenser", "giltigTill", "atgardSenast", "kundhandelsereferens",
+        "utokadInformation"};
 
 #define API_PARAMS 12
+
+/* ------------------------------------------------------------------------
+ * Prepared statements
+ */
+
+#define API_STATEMENTS_MAX 64
+
+/* The statements prepared in the current session of one thread's
+ * connection.  A new connection or a reset one (another backend process)
+ * starts with none. */
+typedef struct api_statements {
+        const PGconn *conn;
+        int backend_pid;
+        char *texts[API_STATEMENTS_MAX];
+        size_t count;
+} api_statements_t;
+
+static _Thread_local api_statements_t api_statements;
+
+static void api_statements_reset(PGconn *conn)
+{
+        for (size_t i = 0; i < api_statements.count; i++)
+                ma_free(api_statements.texts[i]);
+        api_statements.count = 0;
+        api_statements.conn = conn;
+        api_statements.backend_pid = PQbackendPID(conn);
+}
+
+/*
+ * Writes the name of sql's prepared statement into name, preparing it
+ * first when this session has not.  Returns false when it is not prepared:
+ * the cache is full (many sort orders) or PQprepare() failed, whose
+ * result is then in *failed (else NULL).
+ */
+static bool api_statement_name(PGconn *conn, const char *sql, int count,
+                               char name[32], PGresult **failed)
+{
+        size_t i;
+        PGresult *res;
+        char *text;
+
+        *failed = NULL;
+        if (api_statements.conn != conn ||
+            api_statements.backend_pid != PQbackendPID(conn))
+                api_statements_reset(conn);
+        for (i = 0; i < api_statements.count; i++)
+                if (strcmp(api_statements.texts[i], sql) == 0)
+                        break;
+        snprintf(name, 32, "ma_api_%zu", i);
+        if (i < api_statements.count)
+                return true;
+        if (i == API_STATEMENTS_MAX || (text = ma_strdup(sql)) == NULL)
+                return false;
+        res = PQprepare(conn, name, sql, count, NULL);
+        if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+                ma_free(text);
+                *failed = res;
+                return false;
+        }
+        PQclear(res);
+        api_statements.texts[i] = text;
+        api_statements.count++;
+        return true;
+}
+
+/* The BEGIN statement that api_pg_exec_prepared() sends before its next
+ * statement, or NULL. */
+static _Thread_local const char *api_begin_deferred;
+
+void api_pg_begin_deferred(const char *begin)
+{
+        api_begin_deferred = begin;
+}
+
+/* Sends the deferred BEGIN and the statement in one round trip (libpq
+ * pipeline mode) and returns the statement's result, or BEGIN's when that
+ * failed. */
+static PGresult *api_pg_exec_after_begin(PGconn *conn, const char *begin,
+                                         const char *name, const char *sql,
+                                         int count, const char *const *params)
+{
+        PGresult *res, *begun, *result;
+
+        if (!PQenterPipelineMode(conn))
+                return NULL;
+        PQsendQueryParams(conn, begin, 0, NULL, NULL, NULL, NULL, 0);
+        if (name != NULL)
+                PQsendQueryPrepared(conn, name, count, params, NULL, NULL, 0);
+        else
+                PQsendQueryParams(conn, sql, count, NULL, params, NULL, NULL,
+                                  0);
+        PQpipelineSync(conn);
+        /* Each statement's result is followed by NULL, the sync's is not. */
+        begun = PQgetResult(conn);
+        while ((res = PQgetResult(conn)) != NULL)
+                PQclear(res);
+        result = PQgetResult(conn);
+        while ((res = PQgetResult(conn)) != NULL)
+                PQclear(res);
+        PQclear(PQgetResult(conn));
+        PQexitPipelineMode(conn);
+        if (PQresultStatus(begun) != PGRES_COMMAND_OK) {
+                PQclear(result);
+                return begun;
+        }
+        PQclear(begun);
+        return result;
+}
+
+PGresult *api_pg_exec_prepared(PGconn *conn, const char *sql, int count,
+                               const char *const *params)
+{
+        const char *begin = api_begin_deferred;
+        char name[32];
+        PGresult *failed;
+        bool prepared;
+
+        /* Prepared outside the transaction, so that a failure cannot
+         * abort it. */
+        prepared = api_statement_name(conn, sql, count, name, &failed);
+        if (begin != NULL && failed == NULL) {
+                api_begin_deferred = NULL;
+                return api_pg_exec_after_begin(conn, begin,
+                                               prepared ? name : NULL, sql,
+                                               count, params);
+        }
+        if (prepared)
+                return PQexecPrepared(conn, name, count, params, NULL, NULL, 0);
+        if (failed != NULL)
+                return failed;
+        return PQexecParams(conn, sql, count, NULL, params, NULL, NULL, 0);
+}
 
 /*
  * Returns a PostgreSQL array literal of the strings, each double-quoted
@@ -149,6 +296,58 @@ static bool api_params_fill(api_params_t *params, const api_question_t *q,
         return true;
 }
 
+/* ------------------------------------------------------------------------
+ * JSON text
+ */
+
+void api_text_append(api_text_t *text, const char *data, size_t size)
+{
+        if (text->failed)
+                return;
+        if (text->len + size + 1 > text->cap) {
+                size_t cap = text->cap ? text->cap : 4096;
+                char *bigger;
+
+                while (cap < text->len + size + 1)
+                        cap *= 2;
+                bigger = ma_realloc(text->data, cap);
+                if (bigger == NULL) {
+                        text->failed = true;
+                        return;
+                }
+                text->data = bigger;
+                text->cap = cap;
+        }
+        memcpy(text->data + text->len, data, size);
+        text->len += size;
+        text->data[text->len] = '\0';
+}
+
+void api_text_puts(api_text_t *text, const char *string)
+{
+        api_text_append(text, string, strlen(string));
+}
+
+static int api_text_dump_cb(const char *buffer, size_t size, void *data)
+{
+        api_text_append(data, buffer, size);
+        return 0;
+}
+
+void api_text_json(api_text_t *text, const json_t *value)
+{
+        if (value == NULL ||
+            json_dump_callback(value, api_text_dump_cb, text,
+                               JSON_COMPACT | JSON_ENCODE_ANY) != 0)
+                text->failed = true;
+}
+
+void api_text_free(api_text_t *text)
+{
+        ma_free(text->data);
+        memset(text, 0, sizeof(*text));
+}
+
 /* Removes members that are JSON null: optional attributes are left out. */
 static void api_drop_nulls(json_t *object)
 {
@@ -165,58 +364,194 @@ static void api_drop_nulls(json_t *object)
 
 /* The event's part: the kund as the question named it (the view holds
  * only its pseudonym) and the event's own ärende. */
-static json_t *api_event_part(const api_party_t *party, PGresult *res, int row)
+static void api_event_part(api_text_t *out, const char *kund_json,
+                           PGresult *res, int row)
 {
-        json_t *part = json_object();
+        api_text_puts(out, "{");
+        if (kund_json != NULL) {
+                api_text_puts(out, "\"kund\":");
+                api_text_puts(out, kund_json);
+        }
+        if (!PQgetisnull(res, row, 3)) {
+                json_t *arende = json_pack("{s:s, s:s}", "identifierare",
+                                           PQgetvalue(res, row, 4), "typ",
+                                           PQgetvalue(res, row, 3));
 
-        if (part == NULL)
-                return NULL;
+                api_text_puts(out, kund_json != NULL ? ",\"arende\":"
+                                                     : "\"arende\":");
+                api_text_json(out, arende);
+                json_decref(arende);
+        }
+        api_text_puts(out, "}");
+}
+
+/*
+ * Appends the events of res to out as JSON objects separated by commas
+ * (a comma first unless out is empty or ends with '['): the database's
+ * object of the
+ * required attributes with the optional ones, tidpunkt in Swedish time
+ * and part added.  Appends [producent, kundhandelseId] pairs to
+ * disclosed.
+ */
+static ma_status_t api_events_text(const api_party_t *party, PGresult *res,
+                                   api_text_t *out, json_t *disclosed,
+                                   ma_error_t *err)
+{
+        json_t *kund = NULL;
+        char *kund_json = NULL;
+
         if (party->has_kund) {
-                json_t *kund = json_pack("{s:s, s:s}", "identifierare",
-                                         party->kund_identifierare, "typ",
-                                         ma_kund_typ_name(party->kund_typ));
-
+                kund = json_pack("{s:s, s:s}", "identifierare",
+                                 party->kund_identifierare, "typ",
+                                 ma_kund_typ_name(party->kund_typ));
                 if (kund != NULL && party->kund_tillagg != NULL)
                         json_object_set_new(kund, "tillagg",
                                             json_string(party->kund_tillagg));
-                json_object_set_new(part, "kund", kund);
+                kund_json = kund ? json_dumps(kund, JSON_COMPACT) : NULL;
+                json_decref(kund);
+                if (kund_json == NULL)
+                        return ma_error_set(err, MA_ERR_NOMEM, NULL,
+                                            "out of memory");
         }
-        if (!PQgetisnull(res, row, 3))
-                json_object_set_new(part, "arende",
-                                    json_pack("{s:s, s:s}", "identifierare",
-                                              PQgetvalue(res, row, 4), "typ",
-                                              PQgetvalue(res, row, 3)));
-        return part;
+        for (int row = 0; row < PQntuples(res); row++) {
+                const char *object = PQgetvalue(res, row, 5);
+                size_t len = strlen(object);
+                ma_instant_t instant;
+                char when[64];
+
+                if (len < 2 || object[len - 1] != '}') {
+                        free(kund_json);
+                        return ma_error_set(err, MA_ERR_INTERNAL, NULL,
+                                            "could not read event \"%s\": "
+                                            "the database returned no JSON "
+                                            "object",
+                                            PQgetvalue(res, row, 1));
+                }
+                if (out->len > 0 && out->data[out->len - 1] != '[')
+                        api_text_puts(out, ",");
+                api_text_append(out, object, len - 1);
+                for (int i = 0; i < 5; i++) {
+                        if (PQgetisnull(res, row, API_OPTIONAL_FIRST + i))
+                                continue;
+                        api_text_puts(out, ",\"");
+                        api_text_puts(out, api_optional_names[i]);
+                        api_text_puts(out, "\":");
+                        api_text_puts(out, PQgetvalue(res, row,
+                                                      API_OPTIONAL_FIRST + i));
+                }
+                instant.utc_ms = strtoll(PQgetvalue(res, row, 2), NULL, 10);
+                instant.offset_min = ma_stockholm_offset_min(instant.utc_ms);
+                ma_instant_format(&instant, when, sizeof(when));
+                api_text_puts(out, ",\"tidpunkt\":\"");
+                api_text_puts(out, when);
+                api_text_puts(out, "\",\"part\":");
+                api_event_part(out, kund_json, res, row);
+                api_text_puts(out, "}");
+                json_array_append_new(
+                        disclosed, json_pack("[s, s]", PQgetvalue(res, row, 0),
+                                             PQgetvalue(res, row, 1)));
+        }
+        free(kund_json);
+        if (out->failed)
+                return ma_error_set(err, MA_ERR_NOMEM, NULL, "out of memory");
+        return MA_OK;
 }
 
+/* api_events_text() into a JSON array of events. */
 static ma_status_t api_append_events(const api_party_t *party, PGresult *res,
                                      json_t *events, json_t *disclosed,
                                      ma_error_t *err)
 {
-        for (int row = 0; row < PQntuples(res); row++) {
-                json_t *event = json_loads(PQgetvalue(res, row, 5), 0, NULL);
-                ma_instant_t instant;
-                char when[40];
+        api_text_t text = {0};
+        json_t *parsed;
+        ma_status_t status;
 
-                if (event == NULL)
-                        return ma_error_set(err, MA_ERR_INTERNAL, NULL,
-                                            "could not read event \"%s\": the "
-                                            "database returned invalid JSON",
-                                            PQgetvalue(res, row, 1));
-                api_drop_nulls(event);
-                instant.utc_ms = strtoll(PQgetvalue(res, row, 2), NULL, 10);
-                instant.offset_min = ma_stockholm_offset_min(instant.utc_ms);
-                ma_instant_format(&instant, when, sizeof(when));
-                json_object_set_new(event, "tidpunkt", json_string(when));
-                json_object_set_new(event, "part",
-                                    api_event_part(party, res, row));
-                json_array_append_new(events, event);
-                json_array_append_new(disclosed,
-                                      json_pack("{s:s, s:s}", "producent",
-                                                PQgetvalue(res, row, 0),
-                                                "kundhandelseId",
-                                                PQgetvalue(res, row, 1)));
+        api_text_puts(&text, "[");
+        status = api_events_text(party, res, &text, disclosed, err);
+        api_text_puts(&text, "]");
+        if (status != MA_OK || text.failed) {
+                api_text_free(&text);
+                return status != MA_OK ? status
+                                       : ma_error_set(err, MA_ERR_NOMEM, NULL,
+                                                      "out of memory");
         }
+        parsed = json_loadb(text.data, text.len, 0, NULL);
+        api_text_free(&text);
+        if (parsed == NULL)
+                return ma_error_set(err, MA_ERR_INTERNAL, NULL,
+                                    "could not read events: the database "
+                                    "returned invalid JSON");
+        json_array_extend(events, parsed);
+        json_decref(parsed);
+        return MA_OK;
+}
+
+/* Reads one party's page and total.  *res_out is NULL when the page is
+ * empty. */
+static ma_status_t
+api_query_page(PGconn *conn, const api_question_t *q, const api_party_t *party,
+               const char *kund_pseudonym, const char *producer,
+               char *const *allowed_types, size_t allowed_count,
+               PGresult **res_out, long long *total_out, ma_error_t *err)
+{
+        static const char count_sql[] =
+                "SELECT count(*)" API_WHERE " AND $10::bigint >= 0"
+                " AND $11::bigint > 0";
+        char order[512];
+        char page_sql[sizeof(API_EVENT_COLUMNS API_WHERE) + 1400];
+        api_params_t params;
+        PGresult *res;
+        ma_status_t status;
+
+        if (!api_params_fill(&params, q, party, kund_pseudonym, producer,
+                             allowed_types, allowed_count)) {
+                api_params_clear(&params);
+                return ma_error_set(err, MA_ERR_NOMEM, NULL, "out of memory");
+        }
+        /* The page carries the total as a window count taken before
+         * OFFSET and LIMIT; the inner query sorts the rows, the outer one
+         * builds JSON for the page's rows only. */
+        api_order_by(q, order, sizeof(order));
+        snprintf(page_sql, sizeof(page_sql),
+                 "%s, total FROM (SELECT kundhandelse.*, count(*) OVER ()"
+                 " AS total%s ORDER BY %s OFFSET $10::bigint"
+                 " LIMIT $11::bigint) AS kundhandelse ORDER BY %s",
+                 API_EVENT_COLUMNS, API_WHERE, order, order);
+        res = api_pg_exec_prepared(conn, page_sql, API_PARAMS, params.values);
+        if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+                status = ma_pg_error(conn, res, "could not read events", err);
+                PQclear(res);
+                api_params_clear(&params);
+                return status;
+        }
+        if (PQntuples(res) > 0) {
+                *total_out =
+                        strtoll(PQgetvalue(res, 0, API_TOTAL_COLUMN), NULL, 10);
+        } else if (q->offset == 0) {
+                *total_out = 0;
+        } else {
+                /* An offset past the end returns no row to carry the
+                 * total. */
+                PQclear(res);
+                res = api_pg_exec_prepared(conn, count_sql, API_PARAMS,
+                                           params.values);
+                if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+                        status = ma_pg_error(conn, res,
+                                             "could not count events", err);
+                        PQclear(res);
+                        api_params_clear(&params);
+                        return status;
+                }
+                *total_out = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+                PQclear(res);
+                res = NULL;
+        }
+        api_params_clear(&params);
+        if (res != NULL && PQntuples(res) == 0) {
+                PQclear(res);
+                res = NULL;
+        }
+        *res_out = res;
         return MA_OK;
 }
 
@@ -227,43 +562,31 @@ ma_status_t api_query_party(PGconn *conn, const api_question_t *q,
                             json_t *events, long long *total_out,
                             json_t *disclosed, ma_error_t *err)
 {
-        static const char count_sql[] =
-                "SELECT count(*)" API_WHERE " AND $10::bigint >= 0"
-                " AND $11::bigint > 0";
-        char order[512];
-        char page_sql[sizeof(API_EVENT_COLUMNS API_WHERE) + 600];
-        api_params_t params;
         PGresult *res;
-        ma_status_t status;
+        ma_status_t status = api_query_page(
+                conn, q, party, kund_pseudonym, producer, allowed_types,
+                allowed_count, &res, total_out, err);
 
-        if (!api_params_fill(&params, q, party, kund_pseudonym, producer,
-                             allowed_types, allowed_count)) {
-                api_params_clear(&params);
-                return ma_error_set(err, MA_ERR_NOMEM, NULL, "out of memory");
-        }
-        res = PQexecParams(conn, count_sql, API_PARAMS, NULL, params.values,
-                           NULL, NULL, 0);
-        if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-                status = ma_pg_error(conn, res, "could not count events", err);
-                PQclear(res);
-                api_params_clear(&params);
-                return status;
-        }
-        *total_out = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+        if (status == MA_OK && res != NULL)
+                status = api_append_events(party, res, events, disclosed, err);
         PQclear(res);
-        api_order_by(q, order, sizeof(order));
-        snprintf(page_sql, sizeof(page_sql),
-                 "%s%s ORDER BY %s OFFSET $10::bigint LIMIT $11::bigint",
-                 API_EVENT_COLUMNS, API_WHERE, order);
-        res = PQexecParams(conn, page_sql, API_PARAMS, NULL, params.values,
-                           NULL, NULL, 0);
-        api_params_clear(&params);
-        if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-                status = ma_pg_error(conn, res, "could not read events", err);
-                PQclear(res);
-                return status;
-        }
-        status = api_append_events(party, res, events, disclosed, err);
+        return status;
+}
+
+ma_status_t
+api_query_party_text(PGconn *conn, const api_question_t *q,
+                     const api_party_t *party, const char *kund_pseudonym,
+                     const char *producer, char *const *allowed_types,
+                     size_t allowed_count, api_text_t *events,
+                     long long *total_out, json_t *disclosed, ma_error_t *err)
+{
+        PGresult *res;
+        ma_status_t status = api_query_page(
+                conn, q, party, kund_pseudonym, producer, allowed_types,
+                allowed_count, &res, total_out, err);
+
+        if (status == MA_OK && res != NULL)
+                status = api_events_text(party, res, events, disclosed, err);
         PQclear(res);
         return status;
 }
@@ -282,7 +605,7 @@ ma_status_t api_query_case_customers(PGconn *conn, const api_party_t *party,
                 " ORDER BY 1 LIMIT 8";
         const char *params[3] = {ma_arende_typ_name(party->arende_typ),
                                  party->arende_identifierare, producer};
-        PGresult *res = PQexecParams(conn, sql, 3, NULL, params, NULL, NULL, 0);
+        PGresult *res = api_pg_exec_prepared(conn, sql, 3, params);
         ma_status_t status;
 
         *count_out = 0;
@@ -353,7 +676,7 @@ ma_status_t api_query_overview(PGconn *conn, const char *kund_pseudonym,
                                             "out of memory");
                 params[1] = allowed;
         }
-        res = PQexecParams(conn, sql, 2, NULL, params, NULL, NULL, 0);
+        res = api_pg_exec_prepared(conn, sql, 2, params);
         ma_free(allowed);
         if (PQresultStatus(res) != PGRES_TUPLES_OK) {
                 status = ma_pg_error(conn, res, "could not read cases", err);
@@ -371,11 +694,9 @@ ma_status_t api_query_overview(PGconn *conn, const char *kund_pseudonym,
                 json_object_set_new(entry, "uppdaterad",
                                     api_swedish_time(PQgetvalue(res, row, 3)));
                 json_array_append_new(cases, entry);
-                json_array_append_new(disclosed,
-                                      json_pack("{s:s, s:s}", "producent",
-                                                PQgetvalue(res, row, 0),
-                                                "kundhandelseId",
-                                                PQgetvalue(res, row, 1)));
+                json_array_append_new(
+                        disclosed, json_pack("[s, s]", PQgetvalue(res, row, 0),
+                                             PQgetvalue(res, row, 1)));
         }
         PQclear(res);
         return MA_OK;
@@ -416,8 +737,8 @@ ma_status_t api_query_index(PGconn *conn, const ma_catalog_t *catalog,
                                             "out of memory");
                 params[1] = allowed;
         }
-        res = PQexecParams(conn, allowed ? mandate_sql : full_sql,
-                           allowed ? 2 : 1, NULL, params, NULL, NULL, 0);
+        res = api_pg_exec_prepared(conn, allowed ? mandate_sql : full_sql,
+                                   allowed ? 2 : 1, params);
         ma_free(allowed);
         if (PQresultStatus(res) != PGRES_TUPLES_OK) {
                 status = ma_pg_error(conn, res,
@@ -443,11 +764,59 @@ ma_status_t api_query_index(PGconn *conn, const ma_catalog_t *catalog,
                 json_object_set_new(entry, "senaste",
                                     api_swedish_time(PQgetvalue(res, row, 3)));
                 json_array_append_new(producers, entry);
-                json_array_append_new(disclosed,
-                                      json_pack("{s:s}", "producent", org));
+                json_array_append_new(disclosed, json_pack("[s]", org));
         }
         PQclear(res);
         return MA_OK;
+}
+
+/*
+ * Inserts the audit row into the open transaction and commits both in one
+ * round trip (libpq pipeline mode).  The transaction is rolled back when
+ * either fails.
+ */
+static ma_status_t api_audit_commit(PGconn *conn, const char *sql,
+                                    const char *const *params, ma_error_t *err)
+{
+        char name[32];
+        PGresult *res, *insert = NULL, *commit = NULL;
+        ma_status_t status = MA_OK;
+        bool prepared = api_statement_name(conn, sql, 11, name, &res);
+
+        PQclear(res);
+        if (!PQenterPipelineMode(conn))
+                return ma_pg_error(conn, NULL, "could not write audit row",
+                                   err);
+        if (prepared)
+                PQsendQueryPrepared(conn, name, 11, params, NULL, NULL, 0);
+        else
+                PQsendQueryParams(conn, sql, 11, NULL, params, NULL, NULL, 0);
+        PQsendQueryParams(conn, "COMMIT", 0, NULL, NULL, NULL, NULL, 0);
+        PQpipelineSync(conn);
+        /* Each statement's result is followed by NULL, the sync's is not. */
+        for (int i = 0; i < 2; i++) {
+                res = PQgetResult(conn);
+                if (i == 0)
+                        insert = res;
+                else
+                        commit = res;
+                while ((res = PQgetResult(conn)) != NULL)
+                        PQclear(res);
+        }
+        res = PQgetResult(conn);
+        PQclear(res);
+        PQexitPipelineMode(conn);
+        if (PQresultStatus(insert) != PGRES_COMMAND_OK)
+                status = ma_pg_error(conn, insert, "could not write audit row",
+                                     err);
+        else if (PQresultStatus(commit) != PGRES_COMMAND_OK)
+                status = ma_pg_error(conn, commit,
+                                     "could not commit the audit row", err);
+        PQclear(insert);
+        PQclear(commit);
+        if (PQtransactionStatus(conn) != PQTRANS_IDLE)
+                PQclear(PQexec(conn, "ROLLBACK"));
+        return status;
 }
 
 ma_status_t api_audit_insert(PGconn *conn, const api_audit_row_t *row,
@@ -486,11 +855,15 @@ ma_status_t api_audit_insert(PGconn *conn, const api_audit_row_t *row,
         params[8] = row->decision;
         params[9] = http_status;
         params[10] = row->error;
-        res = PQexecParams(conn, sql, 11, NULL, params, NULL, NULL, 0);
-        if (PQresultStatus(res) != PGRES_COMMAND_OK)
-                status = ma_pg_error(conn, res, "could not write audit row",
-                                     err);
-        PQclear(res);
+        if (PQtransactionStatus(conn) == PQTRANS_INTRANS) {
+                status = api_audit_commit(conn, sql, params, err);
+        } else {
+                res = api_pg_exec_prepared(conn, sql, 11, params);
+                if (PQresultStatus(res) != PGRES_COMMAND_OK)
+                        status = ma_pg_error(conn, res,
+                                             "could not write audit row", err);
+                PQclear(res);
+        }
         free(kunder);
         free(question);
         free(disclosed);
@@ -513,7 +886,7 @@ ma_status_t api_query_event_owner(PGconn *conn, const char *producer,
                 " FROM kundhandelse WHERE producent_organisationsnummer = $1"
                 " AND kundhandelse_id = $2 AND kund_pseudonym IS NOT NULL";
         const char *params[2] = {producer, kundhandelse_id};
-        PGresult *res = PQexecParams(conn, sql, 2, NULL, params, NULL, NULL, 0);
+        PGresult *res = api_pg_exec_prepared(conn, sql, 2, params);
         ma_status_t status;
 
         *found = false;
@@ -548,7 +921,7 @@ ma_status_t api_query_event(PGconn *conn, const char *producer,
                 " AND kundhandelse_id = $2";
         const char *params[2] = {producer, kundhandelse_id};
         const api_party_t no_kund = {0};
-        PGresult *res = PQexecParams(conn, sql, 2, NULL, params, NULL, NULL, 0);
+        PGresult *res = api_pg_exec_prepared(conn, sql, 2, params);
         ma_status_t status;
 
         if (PQresultStatus(res) != PGRES_TUPLES_OK) {

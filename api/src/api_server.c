@@ -29,6 +29,7 @@
 #include "api.h"
 #include "api_http.h"
 #include "api_server.h"
+#include "api_ui.h"
 #include "ma/alloc.h"
 #include "ma/datetime.h"
 #include "ma/log.h"
@@ -53,6 +54,14 @@ static const char *api_route_methods(api_route_kind_t route)
         if (route == API_ROUTE_PRENUMERATION)
                 return "DELETE";
         return "POST";
+}
+
+/* The same methods as the Allow header of a 405 response (RFC 9110). */
+static const char *api_route_allow_header(api_route_kind_t route)
+{
+        if (route == API_ROUTE_PRENUMERATIONER)
+                return "GET, POST";
+        return api_route_methods(route);
 }
 
 static bool api_route_allows(api_route_kind_t route, const char *method)
@@ -105,10 +114,7 @@ PGconn *api_conn_get(api_server_t *server, ma_error_t *err)
  * Responses, audit and log
  */
 
-/* Copies text for a log line or audit row with every run of ten or more
- * digits masked, so that an identity number in a correlation id or URL is
- * never stored. */
-static void api_mask_digits(const char *text, char *out, size_t size)
+void api_mask_digits(const char *text, char *out, size_t size)
 {
         size_t n = 0;
 
@@ -144,33 +150,51 @@ static const char *api_decision(unsigned int status)
         return "rejected";
 }
 
-static enum MHD_Result api_queue(struct MHD_Connection *connection,
-                                 api_request_t *request, unsigned int status,
-                                 json_t *body)
+/* Queues text (len bytes, copied) as the response. */
+static enum MHD_Result api_queue_text(struct MHD_Connection *connection,
+                                      api_request_t *request,
+                                      unsigned int status, const char *text,
+                                      size_t len)
 {
-        char *text = json_dumps(body, JSON_COMPACT);
         struct MHD_Response *response;
         enum MHD_Result result;
 
-        json_decref(body);
         request->answered = true;
         request->status = status;
         if (text == NULL)
                 return MHD_NO;
-        response = MHD_create_response_from_buffer(strlen(text), text,
+        response = MHD_create_response_from_buffer(len, (void *)text,
                                                    MHD_RESPMEM_MUST_COPY);
-        free(text);
         if (response == NULL)
                 return MHD_NO;
         MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE,
-                                "application/json");
+                                request->content_type != NULL
+                                        ? request->content_type
+                                        : "application/json");
         MHD_add_response_header(response, MHD_HTTP_HEADER_CACHE_CONTROL,
                                 "no-store");
         if (request->correlation_id[0] != '\0')
                 MHD_add_response_header(response, API_CORRELATION_HEADER,
                                         request->correlation_id);
+        if (status == 405 && request->allow != NULL)
+                MHD_add_response_header(response, MHD_HTTP_HEADER_ALLOW,
+                                        request->allow);
         result = MHD_queue_response(connection, status, response);
         MHD_destroy_response(response);
+        return result;
+}
+
+static enum MHD_Result api_queue(struct MHD_Connection *connection,
+                                 api_request_t *request, unsigned int status,
+                                 json_t *body)
+{
+        char *text = json_dumps(body, JSON_COMPACT);
+        enum MHD_Result result;
+
+        json_decref(body);
+        result = api_queue_text(connection, request, status, text,
+                                text != NULL ? strlen(text) : 0);
+        free(text);
         return result;
 }
 
@@ -182,16 +206,11 @@ static void api_outcome_clear(api_outcome_t *outcome)
         memset(outcome, 0, sizeof(*outcome));
 }
 
-/*
- * Writes the audit row and queues the response: body on success, or a 500
- * without data when the audit row cannot be written.  error is the
- * message of a failed request (NULL for 200).  Takes body.
- */
-enum MHD_Result api_answer(api_server_t *server,
-                           struct MHD_Connection *connection,
-                           api_request_t *request, PGconn *conn,
-                           api_outcome_t *outcome, unsigned int status,
-                           json_t *body, const char *error)
+/* Writes the audit row of the response; false (logged) when it could not
+ * be written. */
+static bool api_audit_write(api_server_t *server, api_request_t *request,
+                            PGconn *conn, const api_outcome_t *outcome,
+                            unsigned int status, const char *error)
 {
         char correlation[API_CORRELATION_MAX + 1];
         char path[API_PATH_MAX];
@@ -223,31 +242,79 @@ enum MHD_Result api_answer(api_server_t *server,
                 ma_log(MA_LOG_ERROR, "audit row not written, answering 500",
                        "correlation_id", correlation, "error", err.message,
                        "sqlstate", err.sqlstate, NULL);
-                json_decref(body);
-                api_outcome_clear(outcome);
-                return api_queue(connection, request, 500,
-                                 json_pack("{s:s}", "message",
-                                           "could not record the request in "
-                                           "the audit log; try again later"));
+                return false;
         }
         if (status < 300 && outcome->disclosed != NULL)
                 request->disclosed = json_array_size(outcome->disclosed);
+        return true;
+}
+
+static enum MHD_Result
+api_answer_audit_failed(struct MHD_Connection *connection,
+                        api_request_t *request, api_outcome_t *outcome)
+{
+        api_outcome_clear(outcome);
+        return api_queue(connection, request, 500,
+                         api_error_body(request, 500, API_PROBLEM_AUDIT,
+                                        "could not record the request in the "
+                                        "audit log; try again later"));
+}
+
+/*
+ * Writes the audit row and queues the response: body on success, or a 500
+ * without data when the audit row cannot be written.  error is the
+ * message of a failed request (NULL for 200).  Takes body.
+ */
+enum MHD_Result api_answer(api_server_t *server,
+                           struct MHD_Connection *connection,
+                           api_request_t *request, PGconn *conn,
+                           api_outcome_t *outcome, unsigned int status,
+                           json_t *body, const char *error)
+{
+        if (!api_audit_write(server, request, conn, outcome, status, error)) {
+                json_decref(body);
+                return api_answer_audit_failed(connection, request, outcome);
+        }
         api_outcome_clear(outcome);
         return api_queue(connection, request, status, body);
 }
 
-enum MHD_Result api_error(api_server_t *server,
-                          struct MHD_Connection *connection,
-                          api_request_t *request, PGconn *conn,
-                          api_outcome_t *outcome, unsigned int status,
-                          const char *fmt, ...)
+enum MHD_Result api_answer_text(api_server_t *server,
+                                struct MHD_Connection *connection,
+                                api_request_t *request, PGconn *conn,
+                                api_outcome_t *outcome, unsigned int status,
+                                api_text_t *body, const char *error)
+{
+        enum MHD_Result result;
+
+        if (body->failed) {
+                api_text_free(body);
+                return api_error(server, connection, request, conn, outcome,
+                                 500,
+                                 "could not build the response: out of "
+                                 "memory");
+        }
+        if (!api_audit_write(server, request, conn, outcome, status, error)) {
+                api_text_free(body);
+                return api_answer_audit_failed(connection, request, outcome);
+        }
+        api_outcome_clear(outcome);
+        result = api_queue_text(connection, request, status, body->data,
+                                body->len);
+        api_text_free(body);
+        return result;
+}
+
+static enum MHD_Result api_error_v(api_server_t *server,
+                                   struct MHD_Connection *connection,
+                                   api_request_t *request, PGconn *conn,
+                                   api_outcome_t *outcome, unsigned int status,
+                                   const char *problem, const char *fmt,
+                                   va_list ap)
 {
         char message[API_MESSAGE_MAX];
-        va_list ap;
 
-        va_start(ap, fmt);
         vsnprintf(message, sizeof(message), fmt, ap);
-        va_end(ap);
         /* Request text quoted in a message may be cut inside a UTF-8
          * sequence or be no UTF-8 at all; JSON and the audit table need
          * valid UTF-8. */
@@ -257,7 +324,40 @@ enum MHD_Result api_error(api_server_t *server,
                             (unsigned char)*p < 0x20)
                                 *p = '?';
         return api_answer(server, connection, request, conn, outcome, status,
-                          json_pack("{s:s}", "message", message), message);
+                          api_error_body(request, status, problem, message),
+                          message);
+}
+
+enum MHD_Result api_problem(api_server_t *server,
+                            struct MHD_Connection *connection,
+                            api_request_t *request, PGconn *conn,
+                            api_outcome_t *outcome, unsigned int status,
+                            const char *problem, const char *fmt, ...)
+{
+        enum MHD_Result result;
+        va_list ap;
+
+        va_start(ap, fmt);
+        result = api_error_v(server, connection, request, conn, outcome, status,
+                             problem, fmt, ap);
+        va_end(ap);
+        return result;
+}
+
+enum MHD_Result api_error(api_server_t *server,
+                          struct MHD_Connection *connection,
+                          api_request_t *request, PGconn *conn,
+                          api_outcome_t *outcome, unsigned int status,
+                          const char *fmt, ...)
+{
+        enum MHD_Result result;
+        va_list ap;
+
+        va_start(ap, fmt);
+        result = api_error_v(server, connection, request, conn, outcome, status,
+                             NULL, fmt, ap);
+        va_end(ap);
+        return result;
 }
 
 /* Checks what every endpoint needs (database, correlation id, API key,
@@ -274,38 +374,38 @@ static enum MHD_Result api_handle(api_server_t *server,
         const char *content_type;
         enum MHD_Result result;
         ma_error_t err;
-        PGconn *conn = api_conn_get(server, &err);
+        PGconn *conn;
 
+        if (api_ui_owns(request->path))
+                return api_ui_handle(server, connection, request);
+        conn = api_conn_get(server, &err);
         if (conn == NULL) {
                 ma_log(MA_LOG_ERROR, "database connection failed", "error",
                        err.message, NULL);
                 return api_queue(connection, request, 500,
-                                 json_pack("{s:s}", "message",
-                                           "could not connect to the "
-                                           "database; try again later"));
+                                 api_error_body(request, 500,
+                                                API_PROBLEM_INTERNAL,
+                                                "could not connect to the "
+                                                "database; try again later"));
         }
         if (request->correlation_id[0] == '\0')
-                return api_error(server, connection, request, conn, &outcome,
-                                 400,
-                                 "missing or invalid " API_CORRELATION_HEADER
-                                 " header: send 1 to %d printable ASCII "
-                                 "characters",
-                                 API_CORRELATION_MAX);
+                return api_problem(server, connection, request, conn, &outcome,
+                                   400, API_PROBLEM_CORRELATION_ID,
+                                   "missing or invalid " API_CORRELATION_HEADER
+                                   " header: send 1 to %d printable ASCII "
+                                   "characters",
+                                   API_CORRELATION_MAX);
         if (api_auth_consumer(conn,
                               MHD_lookup_connection_value(
                                       connection, MHD_HEADER_KIND, "X-API-Key"),
-                              &outcome.consumer, &denial, &err) != MA_OK)
+                              scope, &outcome.consumer, &denial, &err) != MA_OK)
                 return api_error(server, connection, request, conn, &outcome,
                                  500, "could not check the API key");
         outcome.have_consumer = outcome.consumer.consumer_id[0] != '\0';
-        if (denial.http_status == 0 && scope != NULL &&
-            api_auth_scope(conn, &outcome.consumer, scope, &denial, &err) !=
-                    MA_OK)
-                return api_error(server, connection, request, conn, &outcome,
-                                 500, "could not check the scopes");
         if (denial.http_status != 0)
-                return api_error(server, connection, request, conn, &outcome,
-                                 denial.http_status, "%s", denial.message);
+                return api_problem(server, connection, request, conn, &outcome,
+                                   denial.http_status, denial.problem, "%s",
+                                   denial.message);
         if (request->route == API_ROUTE_KATALOG)
                 return api_v1_katalog(server, connection, request, conn,
                                       &outcome);
@@ -324,21 +424,24 @@ static enum MHD_Result api_handle(api_server_t *server,
         if (content_type == NULL ||
             strncasecmp(content_type, "application/json", 16) != 0 ||
             (content_type[16] != '\0' && content_type[16] != ';'))
-                return api_error(server, connection, request, conn, &outcome,
-                                 415, "Content-Type must be application/json");
+                return api_problem(server, connection, request, conn, &outcome,
+                                   415, API_PROBLEM_MEDIA_TYPE,
+                                   "Content-Type must be application/json");
         if (request->too_large)
-                return api_error(server, connection, request, conn, &outcome,
-                                 413,
-                                 "request body exceeds the limit of %zu bytes",
-                                 server->config.body_limit);
+                return api_problem(
+                        server, connection, request, conn, &outcome, 413,
+                        API_PROBLEM_BODY_TOO_LARGE,
+                        "request body exceeds the limit of %zu bytes",
+                        server->config.body_limit);
         root = json_loadb(request->body ? request->body : "", request->len,
                           JSON_REJECT_DUPLICATES, &json_err);
         if (root == NULL)
-                return api_error(server, connection, request, conn, &outcome,
-                                 400,
-                                 "request body is not valid JSON: %s at "
-                                 "line %d, column %d",
-                                 json_err.text, json_err.line, json_err.column);
+                return api_problem(server, connection, request, conn, &outcome,
+                                   400, API_PROBLEM_INVALID_JSON,
+                                   "request body is not valid JSON: %s at "
+                                   "line %d, column %d",
+                                   json_err.text, json_err.line,
+                                   json_err.column);
         if (request->route == API_ROUTE_FRAGA)
                 result = api_post_fraga(server, connection, request, conn,
                                         &outcome, root);
@@ -533,16 +636,21 @@ static enum MHD_Result api_on_first(api_server_t *server,
         api_outcome_t outcome = {0};
         const char *length;
 
+        if (api_ui_owns(url))
+                return api_ui_on_first(server, connection, request, method);
         if (strcmp(url, "/health") == 0 || strcmp(url, "/ready") == 0) {
-                if (strcmp(method, MHD_HTTP_METHOD_GET) != 0)
+                if (strcmp(method, MHD_HTTP_METHOD_GET) != 0) {
+                        request->allow = "GET";
                         return api_queue(
                                 connection, request, 405,
                                 json_pack("{s:s}", "message", "use GET"));
+                }
                 return api_get(server, connection, request, url);
         }
         if (!api_route(server, url, request))
-                return api_error(
+                return api_problem(
                         server, connection, request, NULL, &outcome, 404,
+                        API_PROBLEM_UNKNOWN_ENDPOINT,
                         "no endpoint %.64s: use POST "
                         "/" API_ENDPOINT " or /{producer}/" API_ENDPOINT
                         " with a producer's prefix or "
@@ -552,22 +660,26 @@ static enum MHD_Result api_on_first(api_server_t *server,
                         "/v1/kundhandelser/{producent}/{kundhandelseId}, "
                         "or /v1/prenumerationer",
                         request->path);
-        if (!api_route_allows(request->route, method))
-                return api_error(server, connection, request, NULL, &outcome,
-                                 405, "method %.15s not allowed: use %s",
-                                 request->method,
-                                 api_route_methods(request->route));
+        if (!api_route_allows(request->route, method)) {
+                request->allow = api_route_allow_header(request->route);
+                return api_problem(server, connection, request, NULL, &outcome,
+                                   405, API_PROBLEM_METHOD_NOT_ALLOWED,
+                                   "method %.15s not allowed: use %s",
+                                   request->method,
+                                   api_route_methods(request->route));
+        }
         length = MHD_lookup_connection_value(connection, MHD_HEADER_KIND,
                                              MHD_HTTP_HEADER_CONTENT_LENGTH);
         /* Rejected before the body is read; the connection is closed
          * afterwards instead of reading the rest. */
         if (length != NULL &&
             strtoull(length, NULL, 10) > server->config.body_limit)
-                return api_error(
-                        server, connection, request, NULL, &outcome, 413,
-                        "request body of %llu bytes exceeds the "
-                        "limit of %zu bytes",
-                        strtoull(length, NULL, 10), server->config.body_limit);
+                return api_problem(server, connection, request, NULL, &outcome,
+                                   413, API_PROBLEM_BODY_TOO_LARGE,
+                                   "request body of %llu bytes exceeds the "
+                                   "limit of %zu bytes",
+                                   strtoull(length, NULL, 10),
+                                   server->config.body_limit);
         return MHD_YES;
 }
 
@@ -669,7 +781,8 @@ ma_status_t api_server_start(const api_server_config_t *config,
                                     "could not create a thread key");
         }
         server->daemon = MHD_start_daemon(
-                MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG,
+                MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG |
+                        MHD_ALLOW_SUSPEND_RESUME,
                 (uint16_t)config->port, NULL, NULL, api_on_request, server,
                 MHD_OPTION_EXTERNAL_LOGGER, api_on_mhd_log, server,
                 MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,

@@ -2,18 +2,32 @@
 # Query API benchmark. It measures requests/s and p50/p99 latency of POST
 # /kundhandelseFragaSynkron for a customer with 50 events who is also the
 # user. The API runs at its maximum rate (wrk, closed loop) and at half of
-# it (pace.py, open loop). The raw rate is pgbench running the API's two
-# statements per question (count and page, api/src/api_query.c) with the
-# same number of connections.
+# it (pace.py, open loop). The raw rate is pgbench running the statement
+# the API runs for the question (api_query_party() in api/src/api_query.c:
+# the page with the total as a window count) with the same number of
+# connections.
 #
-# Usage: bench/api/run.sh [BUILD_DIR]   (default build-apibench, Release)
+# Usage: bench/api/run.sh [BUILD_DIR]   (default build-release, Release)
 # Needs DATABASE_URL of a stack (scripts/stack.sh env), wrk, pgbench, psql,
 # python3.  Creates the database ma_apibench on that server, drops it first
-# if it exists, and leaves it for inspection.  DURATION (s, default 20) and
-# CONNS (default 4: wrk connections = ma-api http.threads = pgbench clients).
+# if it exists, and leaves it for inspection.  Progress goes to stderr and
+# the result tables (markdown) to stdout.  Settings (environment):
+#   DURATION  seconds per measurement (default 20)
+#   CONNS     wrk connections = ma-api http.threads = pgbench clients (4)
+#   RUNS      rounds of measurements; the table gives medians (3)
+#   BASELINE  another ma-api binary measured in the same rounds, alternating
+#             with BUILD_DIR's, for a before/after comparison (none)
+# With MA_STATE_DIR of the stack, each round also measures the CPU time per
+# question of ma-api and of PostgreSQL, 1000 questions one at a time
+# (bench/api/cpu.py).
 set -eu
 cd "$(dirname "$0")/../.."
-BUILD=${1:-build-apibench}
+BUILD=${1:-build-release}
+RUNS=${RUNS:-3}
+PGDATA_DIR=
+[ ! -f "${MA_STATE_DIR:-/nonexistent}/postgres/data/postmaster.pid" ] ||
+    PGDATA_DIR=$MA_STATE_DIR/postgres/data
+BASELINE=${BASELINE:-}
 DURATION=${DURATION:-20}
 CONNS=${CONNS:-4}
 EVENTS=${EVENTS:-1000000}
@@ -26,10 +40,14 @@ URL=$(python3 -c 'import sys,urllib.parse as u; p=u.urlparse(sys.argv[1]); print
 TMP=$(mktemp -d /tmp/ma-apibench.XXXXXX)
 API_PID=
 cleanup() { [ -n "$API_PID" ] && kill "$API_PID" 2>/dev/null; wait 2>/dev/null; rm -rf "$TMP"; }
+log() { echo "$@" >&2; }
 trap cleanup EXIT INT TERM
 
 psql -X -q -d "$DATABASE_URL" -c "DROP DATABASE IF EXISTS $DB" -c "CREATE DATABASE $DB"
-export MA_DATABASE_URL="$URL" MA_PSEUDONYM_SECRET="$SECRET" MA_MIGRATIONS_DIR="$PWD/schemas/sql"
+# A copy of the migrations, so that ma-admin and every start of ma-api
+# apply the same files even while schemas/sql is being edited.
+cp -r schemas/sql "$TMP/sql"
+export MA_DATABASE_URL="$URL" MA_PSEUDONYM_SECRET="$SECRET" MA_MIGRATIONS_DIR="$TMP/sql"
 "$BUILD/tools/ma-admin" migrate >/dev/null
 
 # Hot customers are test personnummer born in January 1950 with a computed
@@ -55,7 +73,7 @@ HOT_PSEUDO=$(cut -f2 "$TMP/hot.tsv" | sed "s/.*/'&'/" | paste -sd, -)
 COLD=$((CUSTOMERS - HOT))
 COLD_EVENTS=$((EVENTS - HOT * 50))
 
-echo "filling kundhandelse: $EVENTS events, $CUSTOMERS customers ($HOT with 50 events)"
+echo >&2 "filling kundhandelse: $EVENTS events, $CUSTOMERS customers ($HOT with 50 events)"
 T0=$(date +%s)
 psql -X -q -v ON_ERROR_STOP=1 -d "$URL" <<SQL
 INSERT INTO kundhandelse (producent_organisationsnummer, kundhandelse_id,
@@ -84,31 +102,41 @@ FROM unnest(ARRAY[$HOT_PSEUDO]) WITH ORDINALITY AS h(p, n),
      generate_series(1, 50) AS i;
 VACUUM ANALYZE kundhandelse;
 SQL
-echo "filled in $(( $(date +%s) - T0 )) s: $(psql -X -At -d "$URL" -c "SELECT count(*) || ' events, ' || count(DISTINCT kund_pseudonym) || ' customers' FROM kundhandelse")"
+echo >&2 "filled in $(( $(date +%s) - T0 )) s: $(psql -X -At -d "$URL" -c "SELECT count(*) || ' events, ' || count(DISTINCT kund_pseudonym) || ' customers' FROM kundhandelse")"
 
 "$BUILD/tools/ma-admin" consumer add --id bench --name Bench --kind public >/dev/null
 "$BUILD/tools/ma-admin" scope add --consumer bench --scope fraga >/dev/null
 KEY=$("$BUILD/tools/ma-admin" key add --consumer bench)
-
-"$BUILD/api/ma-api" --listen.port=0 --http.threads="$CONNS" \
-    --catalog.path="$PWD/schemas/catalog.json" \
-    --migrations.dir="$PWD/schemas/sql" >"$TMP/api.log" 2>&1 &
-API_PID=$!
-PORT=
-for _ in $(seq 100); do
-    PORT=$(sed -n 's/.*msg=listening .*port=\([0-9]*\).*/\1/p' "$TMP/api.log" | head -n1)
-    [ -n "$PORT" ] && break
-    sleep 0.1
-done
-[ -n "$PORT" ] || { cat "$TMP/api.log"; exit 1; }
 
 PNR=$(head -n1 "$TMP/hot.tsv" | cut -f1)
 PSEUDO=$(head -n1 "$TMP/hot.tsv" | cut -f2)
 printf '{"fraga":{"parter":[{"kund":{"identifierare":"%s","typ":"Personnummer"}}]},"anvandare":"%s"}' \
     "$PNR" "$PNR" >"$TMP/body.json"
 
-# The API must find the customer's 50 events under the computed pseudonym.
-python3 - "$PORT" "$KEY" "$TMP/body.json" <<'PY'
+cat >"$TMP/post.lua" <<LUA
+wrk.method = "POST"
+wrk.body = [[$(cat "$TMP/body.json")]]
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["X-API-Key"] = "$KEY"
+wrk.headers["skv_client_correlation_id"] = "bench-wrk"
+LUA
+
+# Starts the ma-api binary $1 and sets API_PID and PORT.
+api_start() {
+    "$1" --listen.port=0 --http.threads="$CONNS" \
+        --catalog.path="$PWD/schemas/catalog.json" \
+        --migrations.dir="$TMP/sql" >"$TMP/api.log" 2>&1 &
+    API_PID=$!
+    PORT=
+    for _ in $(seq 100); do
+        PORT=$(sed -n 's/.*msg=listening .*port=\([0-9]*\).*/\1/p' "$TMP/api.log" | head -n1)
+        [ -n "$PORT" ] && break
+        sleep 0.1
+    done
+    [ -n "$PORT" ] || { cat "$TMP/api.log" >&2; exit 1; }
+    # The API must find the customer's 50 events under the computed
+    # pseudonym.
+    python3 - "$PORT" "$KEY" "$TMP/body.json" >&2 <<'PY'
 import http.client, json, sys
 conn = http.client.HTTPConnection("127.0.0.1", int(sys.argv[1]), timeout=10)
 conn.request("POST", "/kundhandelseFragaSynkron", open(sys.argv[3], "rb").read(),
@@ -121,18 +149,41 @@ print(f"check: status {resp.status}, {part['totaltAntalKundhandelser']} events "
       f"in total, {returned} returned")
 sys.exit(0 if resp.status == 200 and returned == 50 else 1)
 PY
+}
 
-cat >"$TMP/post.lua" <<LUA
-wrk.method = "POST"
-wrk.body = [[$(cat "$TMP/body.json")]]
-wrk.headers["Content-Type"] = "application/json"
-wrk.headers["X-API-Key"] = "$KEY"
-wrk.headers["skv_client_correlation_id"] = "bench-wrk"
-LUA
+api_stop() {
+    kill "$API_PID"
+    wait "$API_PID" || true
+    API_PID=
+}
 
-# The API's two statements with the parameters of the question: $1 is the
-# pseudonym, $10 offset 0, $11 limit 1000 (the default), the rest NULL. The
-# order is the default one of api_order_by().
+to_ms() { awk -v v="$1" 'BEGIN { if (v ~ /us$/) printf "%.2f", v / 1000; else if (v ~ /ms$/) printf "%.2f", v + 0; else printf "%.2f", v * 1000 }'; }
+
+# Measures ma-api binary $2 at maximum and at half rate; appends
+# "label rps p50 p99 half_asked half_rps half_p50 half_p99" to results.
+api_measure() {
+    label=$1
+    api_start "$2"
+    log "$label: maximum rate, wrk -t2 -c$CONNS -d${DURATION}s"
+    wrk -t2 -c"$CONNS" -d"${DURATION}s" --latency -s "$TMP/post.lua" \
+        "http://127.0.0.1:$PORT/kundhandelseFragaSynkron" >"$TMP/wrk.txt"
+    cat "$TMP/wrk.txt" >&2
+    rps=$(awk '/^Requests\/sec/ {printf "%.0f", $2}' "$TMP/wrk.txt")
+    p50=$(to_ms "$(awk '$1 == "50%" {print $2}' "$TMP/wrk.txt")")
+    p99=$(to_ms "$(awk '$1 == "99%" {print $2}' "$TMP/wrk.txt")")
+    non2xx=$(awk '/Non-2xx/ {print $NF}' "$TMP/wrk.txt")
+    [ -z "$non2xx" ] || { log "wrk saw $non2xx non-2xx responses"; exit 1; }
+    half=$((rps / 2))
+    log "$label: half rate, $half requests/s, open loop"
+    set -- $(python3 bench/api/pace.py "$PORT" "$KEY" "$TMP/body.json" "$half" "$DURATION" "$CONNS")
+    [ "$1" -eq "$2" ] || { log "half rate: $2 of $1 answered 200"; exit 1; }
+    echo "$label $rps $p50 $p99 $half $3 $4 $5" >>"$TMP/results"
+    api_stop
+}
+
+# The statement of api_query_party() with the parameters of the question:
+# $1 is the pseudonym, $10 offset 0, $11 limit 1000 (the default), the rest
+# NULL, and the default order of api_order_by().
 python3 - "$PSEUDO" >"$TMP/query.sql" <<'PY'
 import re, sys
 src = open("api/src/api_query.c").read()
@@ -140,65 +191,85 @@ def macro(name):
     m = re.search(r"#define " + name + r"\s+(.*?)\n\n", src, re.S)
     return "".join(re.findall(r'"((?:[^"\\]|\\.)*)"', m.group(1)))
 where, cols = macro("API_WHERE"), macro("API_EVENT_COLUMNS")
+fmt = re.search(r'snprintf\(page_sql, sizeof\(page_sql\),\s*((?:"(?:[^"\\]|\\.)*"\s*)+)',
+                src).group(1)
+fmt = "".join(re.findall(r'"((?:[^"\\]|\\.)*)"', fmt))
+order = "tidpunkt DESC, producent_organisationsnummer, kundhandelse_id"
+page = fmt.replace("%s", "{}").format(cols, where, order, order)
 # pgbench sends :p, :off and :lim (set with -D) as bound parameters in the
-# extended and prepared modes, as PQexecParams() does.
+# extended and prepared modes, as the API does.
 params = {1: ":p", 10: ":off", 11: ":lim"}
-def bind(sql):
-    return re.sub(r"\$(\d+)", lambda m: params.get(int(m.group(1)), "NULL"), sql)
-count = "SELECT count(*)" + where + " AND $10::bigint >= 0 AND $11::bigint > 0"
-page = (cols + where + " ORDER BY tidpunkt DESC, producent_organisationsnummer,"
-        " kundhandelse_id OFFSET $10::bigint LIMIT $11::bigint")
-print(bind(count) + ";")
-print(bind(page) + ";")
+print(re.sub(r"\$(\d+)", lambda m: params.get(int(m.group(1)), "NULL"), page) + ";")
 PY
-[ "$(psql -X -At -v p="'$PSEUDO'" -v off=0 -v lim=1000 -d "$URL" -f "$TMP/query.sql" | wc -l)" -eq 51 ] ||
-    { echo "query.sql does not return 1 + 50 rows"; exit 1; }
+[ "$(psql -X -At -v p="'$PSEUDO'" -v off=0 -v lim=1000 -d "$URL" -f "$TMP/query.sql" | wc -l)" -eq 50 ] ||
+    { log "query.sql does not return 50 rows"; exit 1; }
 
-echo "ma-api at maximum rate: wrk -t2 -c$CONNS -d${DURATION}s"
-wrk -t2 -c"$CONNS" -d"${DURATION}s" --latency -s "$TMP/post.lua" \
-    "http://127.0.0.1:$PORT/kundhandelseFragaSynkron" >"$TMP/wrk.txt"
-cat "$TMP/wrk.txt"
-API_RPS=$(awk '/^Requests\/sec/ {printf "%.0f", $2}' "$TMP/wrk.txt")
-to_ms() { awk -v v="$1" 'BEGIN { if (v ~ /us$/) printf "%.2f", v / 1000; else if (v ~ /ms$/) printf "%.2f", v + 0; else printf "%.2f", v * 1000 }'; }
-API_P50=$(to_ms "$(awk '$1 == "50%" {print $2}' "$TMP/wrk.txt")")
-API_P99=$(to_ms "$(awk '$1 == "99%" {print $2}' "$TMP/wrk.txt")")
-NON2XX=$(awk '/Non-2xx/ {print $NF}' "$TMP/wrk.txt")
-[ -z "$NON2XX" ] || { echo "wrk saw $NON2XX non-2xx responses"; exit 1; }
-
-HALF=$((API_RPS / 2))
-echo "ma-api at half rate: $HALF requests/s, open loop"
-set -- $(python3 bench/api/pace.py "$PORT" "$KEY" "$TMP/body.json" "$HALF" "$DURATION" "$CONNS")
-HALF_SENT=$1 HALF_OK=$2 HALF_RPS=$3 HALF_P50=$4 HALF_P99=$5 HALF_MAX=$6
-[ "$HALF_SENT" -eq "$HALF_OK" ] || { echo "half rate: $HALF_OK of $HALF_SENT answered 200"; exit 1; }
-
-# Mode extended sends unnamed statements, parsed and planned on every
-# execution as with the API's PQexecParams(). Mode prepared plans once per
-# connection.
+# Mode prepared plans per connection as the API's prepared statements do
+# (PostgreSQL still plans each execution while its generic plan costs
+# more); mode extended parses every execution.  Appends
+# "pgbench-<mode> tps p50 p99" to results.
 pgbench_run() {
     mode=$1
-    echo "pgbench: the same two statements, -c$CONNS -j2 -M $mode"
+    log "pgbench: the API's statement, -c$CONNS -j2 -M $mode"
     rm -f "$TMP"/pgb.*
     (cd "$TMP" && pgbench -n -M "$mode" -c "$CONNS" -j 2 -T "$DURATION" -l \
         --log-prefix=pgb -D p="$PSEUDO" -D off=0 -D lim=1000 -f query.sql \
-        "$URL" >pgbench.txt 2>&1) || { cat "$TMP/pgbench.txt"; exit 1; }
-    cat "$TMP/pgbench.txt"
-    PG_TPS=$(awk '/^tps/ {printf "%.0f", $3}' "$TMP/pgbench.txt")
-    set -- $(python3 bench/api/pct.py "$TMP"/pgb.*)
-    PG_P50=$1 PG_P99=$2
+        "$URL" >pgbench.txt 2>&1) || { cat "$TMP/pgbench.txt" >&2; exit 1; }
+    cat "$TMP/pgbench.txt" >&2
+    tps=$(awk '/^tps/ {printf "%.0f", $3}' "$TMP/pgbench.txt")
+    echo "pgbench-$mode $tps $(python3 bench/api/pct.py "$TMP"/pgb.*)" >>"$TMP/results"
 }
-pgbench_run prepared
-PR_TPS=$PG_TPS PR_P50=$PG_P50 PR_P99=$PG_P99
-pgbench_run extended
 
-RATIO=$(awk -v a="$API_RPS" -v b="$PG_TPS" 'BEGIN {printf "%.2f", a / b}')
-echo
-echo "$EVENTS events, $CUSTOMERS customers, the asked customer has 50 events (limit 1000); $CONNS connections; ${DURATION} s each; $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg)"
+: >"$TMP/results"
+for run in $(seq "$RUNS"); do
+    log "round $run of $RUNS"
+    api_measure ma-api "$BUILD/api/ma-api"
+    [ -z "$BASELINE" ] || api_measure baseline "$BASELINE"
+    pgbench_run prepared
+    pgbench_run extended
+    if [ -n "$PGDATA_DIR" ]; then
+        echo "cpu-ma-api $(python3 bench/api/cpu.py "$BUILD/api/ma-api" "$PGDATA_DIR" "$KEY" "$TMP/body.json" 1000 "$TMP/sql")" >>"$TMP/results"
+        [ -z "$BASELINE" ] ||
+            echo "cpu-baseline $(python3 bench/api/cpu.py "$BASELINE" "$PGDATA_DIR" "$KEY" "$TMP/body.json" 1000 "$TMP/sql")" >>"$TMP/results"
+    fi
+done
+
+# Median of column $2 of the rows labelled $1.
+median() {
+    awk -v l="$1" -v c="$2" '$1 == l {print $c}' "$TMP/results" | sort -g |
+        awk '{v[NR] = $1} END {printf "%s", v[int((NR + 1) / 2)]}'
+}
+# All values of column $2 of the rows labelled $1, comma-separated.
+values() {
+    awk -v l="$1" -v c="$2" '$1 == l {print $c}' "$TMP/results" | paste -sd, - | sed 's/,/, /g'
+}
+
+row_api() {
+    echo "| $2, maximum rate (wrk -c$CONNS) | $(median "$1" 2) ($(values "$1" 2)) | $(median "$1" 3) | $(median "$1" 4) |"
+    echo "| $2, half of maximum (open loop; $(values "$1" 5)/s asked) | $(median "$1" 6) | $(median "$1" 7) | $(median "$1" 8) ($(values "$1" 8)) |"
+}
+
+echo "$EVENTS events, $CUSTOMERS customers, the asked customer has 50 events (limit 1000); $CONNS connections, http.threads=$CONNS; ${DURATION} s per row; medians of $RUNS rounds (each round's value in brackets); $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
 echo "| run | requests/s | p50 ms | p99 ms |"
 echo "|---|---|---|---|"
-echo "| ma-api, maximum rate (wrk -c$CONNS, http.threads=$CONNS) | $API_RPS | $API_P50 | $API_P99 |"
-echo "| ma-api, half of maximum ($HALF/s asked, open loop) | $HALF_RPS | $HALF_P50 | $HALF_P99 |"
-echo "| pgbench, the API's count + page statements (-c$CONNS, -M extended, as the API) | $PG_TPS | $PG_P50 | $PG_P99 |"
-echo "| pgbench, the same (-c$CONNS, -M prepared) | $PR_TPS | $PR_P50 | $PR_P99 |"
+row_api ma-api "ma-api ($BUILD)"
+[ -z "$BASELINE" ] || row_api baseline "ma-api baseline ($BASELINE)"
+echo "| pgbench, the API's statement (-c$CONNS, -M prepared, as the API) | $(median pgbench-prepared 2) ($(values pgbench-prepared 2)) | $(median pgbench-prepared 3) | $(median pgbench-prepared 4) |"
+echo "| pgbench, the same (-c$CONNS, -M extended) | $(median pgbench-extended 2) ($(values pgbench-extended 2)) | $(median pgbench-extended 3) | $(median pgbench-extended 4) |"
 echo
-echo "API / pgbench (extended) rate: $RATIO (goal >= 0.5); p99 at half rate: $HALF_P99 ms (goal <= 10 ms)"
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a / b}'; }
+echo "ma-api / pgbench -M prepared rate: $(ratio "$(median ma-api 2)" "$(median pgbench-prepared 2)") (goal >= 0.5); p99 at half rate: $(median ma-api 8) ms (goal <= 10 ms)"
+if [ -n "$BASELINE" ]; then
+    echo "baseline / pgbench -M prepared rate: $(ratio "$(median baseline 2)" "$(median pgbench-prepared 2)"); p99 at half rate: $(median baseline 8) ms"
+fi
+if [ -n "$PGDATA_DIR" ]; then
+    echo
+    echo "CPU time per question, one question at a time (bench/api/cpu.py, 1000 questions, medians of $RUNS):"
+    echo
+    echo "| binary | ma-api us | PostgreSQL us | wall us |"
+    echo "|---|---|---|---|"
+    echo "| ma-api ($BUILD) | $(median cpu-ma-api 2) ($(values cpu-ma-api 2)) | $(median cpu-ma-api 3) ($(values cpu-ma-api 3)) | $(median cpu-ma-api 4) |"
+    [ -z "$BASELINE" ] ||
+        echo "| baseline ($BASELINE) | $(median cpu-baseline 2) ($(values cpu-baseline 2)) | $(median cpu-baseline 3) ($(values cpu-baseline 3)) | $(median cpu-baseline 4) |"
+fi

@@ -20,7 +20,11 @@ the variable, port, image or program and both files:
   Mosquitto, Debian);
 - every program that serves a port (a setting listen.port or metrics.port)
   runs as a compose service, and the Dockerfile builds every ma-* program
-  that CMake builds.
+  that CMake builds;
+- every setting that scripts/demo.sh gives a service it starts (a flag, a
+  MA_* variable before the command, or an exported MA_* variable) is set
+  in that program's compose service too, except the few that only the
+  local demo needs (NATIVE_ONLY).
 
 --self-test also runs the checks on broken copies and fails unless each
 break is reported.  Needs PyYAML (python3-yaml); without it the test is
@@ -52,6 +56,12 @@ PROGRAM_DOCS = {
 }
 
 PORT_SETTINGS = ("listen.port", "metrics.port")
+
+# Settings scripts/demo.sh gives its services that compose leaves out on
+# purpose: the demo's own ports (compose uses the defaults), retention off
+# for the demo's logs of 2005 and 2011, and the demo's sign-in users.
+NATIVE_ONLY = {"listen.port", "metrics.port", "retention.interval",
+               "ui.demo-users"}
 
 
 def env_name(setting):
@@ -120,6 +130,27 @@ def script_variables(repo):
         with open(path, encoding="utf-8") as handle:
             names.update(re.findall(r"\bMA_[A-Z0-9_]+\b", handle.read()))
     return names
+
+
+def demo_service_settings(text):
+    """Return {program: {setting or MA_* variable}} that the start_program
+    commands of scripts/demo.sh give each program.
+
+    A command is a run of lines joined by trailing backslashes.  Flags
+    (--name) are returned as settings, MA_* assignments in the command and
+    MA_* variables the script exports as variables."""
+    exported = set(re.findall(r"^export\s+(MA_[A-Z0-9_]+)", text, re.M))
+    commands = re.sub(r"\\\n", " ", text).splitlines()
+    result = {}
+    for command in commands:
+        match = re.search(r"\bstart_program\s+(ma-[\w-]+)\s", command)
+        if not match:
+            continue
+        found = set(re.findall(r"\s--([a-z][a-z0-9.\-]*)", command))
+        found.update(re.findall(r"\b(MA_[A-Z0-9_]+)=", command))
+        found.update(exported)
+        result[match.group(1)] = found
+    return result
 
 
 def dev_stack_ports(repo):
@@ -451,7 +482,51 @@ class Checker:
                     f"by CMake but not by docker/Dockerfile (cmake --build "
                     f"--target list)")
 
-    def run(self):
+    def check_native_settings(self, demo_text):
+        """Every setting demo.sh gives a program is set in compose too."""
+        native = demo_service_settings(demo_text)
+        if not native:
+            self.error("scripts/demo.sh: no start_program command found; "
+                       "the native settings check cannot run")
+            return
+        services = self.compose.get("services") or {}
+        for program, found in sorted(native.items()):
+            if program not in self.settings:
+                self.error(f"scripts/demo.sh starts {program}, which CMake "
+                           f"does not build")
+                continue
+            env_names = self.program_env_names(program)
+            settings = set()
+            for item in found:
+                if item.startswith("MA_"):
+                    if item in env_names:
+                        settings.add(env_names[item])
+                elif item in self.settings[program]:
+                    settings.add(item)
+                else:
+                    self.error(f"scripts/demo.sh gives {program} --{item}, "
+                               f"which is not a setting of "
+                               f"{self.source_of(program)}")
+            # The services whose command starts the program; a program
+            # named only as an argument (ma-mqtt-users add ma-notifier)
+            # does not count.
+            runs_it = [n for n, svc in services.items()
+                       if service_words(svc)[:1] == [program]]
+            if not runs_it:
+                self.error(f"scripts/demo.sh starts {program}, but no "
+                           f"service of docker/compose.yaml runs it")
+            for setting in sorted(settings - NATIVE_ONLY):
+                var = env_name(setting)
+                for name in runs_it:
+                    if var not in service_environment(services[name]):
+                        self.error(
+                            f"docker/compose.yaml: service {name} does not "
+                            f"set {var}, but scripts/demo.sh passes "
+                            f"{setting} to {program}")
+
+    def run(self, demo_text=None):
+        if demo_text is not None:
+            self.check_native_settings(demo_text)
         self.check_service_environment()
         self.check_interpolation()
         self.check_ports()
@@ -466,7 +541,7 @@ class Checker:
 # ---------------------------------------------------------------------------
 
 
-def self_test(repo, compose_text, env_example, dockerfile):
+def self_test(repo, compose_text, env_example, dockerfile, demo_text):
     """Run the checks on broken copies; return the breaks not reported."""
     cases = [
         ("misspelt variable",
@@ -487,6 +562,10 @@ def self_test(repo, compose_text, env_example, dockerfile):
         ("program missing from the image",
          compose_text, env_example,
          dockerfile.replace(" ma-notifier ", " ", 1), "program ma-notifier"),
+        ("native setting missing from compose",
+         re.sub(r"^      MA_CATALOG_PATH: .*\n", "", compose_text, count=1,
+                flags=re.M),
+         env_example, dockerfile, "scripts/demo.sh passes catalog.path"),
     ]
     missed = []
     for label, compose, env, docker, expected in cases:
@@ -494,7 +573,7 @@ def self_test(repo, compose_text, env_example, dockerfile):
                 docker == dockerfile:
             missed.append(f"{label}: the break could not be applied")
             continue
-        errors = Checker(repo, compose, env, docker).run()
+        errors = Checker(repo, compose, env, docker).run(demo_text)
         if not any(expected in e for e in errors):
             missed.append(f"{label}: no error containing {expected!r}")
     return missed, len(cases)
@@ -511,14 +590,16 @@ def main():
     compose_text = read(repo, "docker/compose.yaml")
     env_example = read(repo, "docker/.env.example")
     dockerfile = read(repo, "docker/Dockerfile")
+    demo_text = read(repo, "scripts/demo.sh")
 
-    errors = Checker(repo, compose_text, env_example, dockerfile).run()
+    errors = Checker(repo, compose_text, env_example, dockerfile).run(
+        demo_text)
     for message in errors:
         print(f"deploy.consistency: FAIL: {message}")
     failed = len(errors)
     if args.self_test:
         missed, count = self_test(repo, copy.copy(compose_text), env_example,
-                                  dockerfile)
+                                  dockerfile, demo_text)
         for message in missed:
             print(f"deploy.consistency: FAIL: self-test: {message}")
         failed += len(missed)

@@ -321,7 +321,8 @@ static void test_jwt_hs256(void **state)
 
         (void)state;
         snprintf(payload, sizeof(payload),
-                 "{\"iss\":\"idp\",\"sub\":\"" USER "\",\"iat\":%lld,"
+                 "{\"iss\":\"idp\",\"sub\":\"" USER "\","
+                 "\"aud\":[\"other-app\",\"app\"],\"iat\":%lld,"
                  "\"exp\":%lld}",
                  (long long)now, (long long)now + 300);
         make_token(header, payload, "s3cret", token, sizeof(token));
@@ -333,22 +334,26 @@ static void test_jwt_hs256(void **state)
         assert_false(api_jwt_verify_signature(&jwt, "EdDSA", "s3cret", message,
                                               sizeof(message)));
         assert_non_null(strstr(message, "does not match"));
-        assert_true(api_jwt_check_claims(&jwt, "idp", USER, now + 10, 30, 600,
-                                         message, sizeof(message)));
-        assert_false(api_jwt_check_claims(&jwt, "idp", OTHER, now + 10, 30, 600,
-                                          message, sizeof(message)));
+        assert_true(api_jwt_check_claims(&jwt, "idp", USER, "app", now + 10, 30,
+                                         600, message, sizeof(message)));
+        assert_false(api_jwt_check_claims(&jwt, "idp", OTHER, "app", now + 10,
+                                          30, 600, message, sizeof(message)));
         assert_non_null(strstr(message, "subject"));
-        assert_false(api_jwt_check_claims(&jwt, "other", USER, now + 10, 30,
-                                          600, message, sizeof(message)));
-        assert_false(api_jwt_check_claims(&jwt, "idp", USER, now + 400, 30, 600,
-                                          message, sizeof(message)));
+        assert_false(api_jwt_check_claims(&jwt, "other", USER, "app", now + 10,
+                                          30, 600, message, sizeof(message)));
+        assert_false(api_jwt_check_claims(&jwt, "idp", USER, "app", now + 400,
+                                          30, 600, message, sizeof(message)));
         assert_non_null(strstr(message, "expired"));
-        assert_false(api_jwt_check_claims(&jwt, "idp", USER, now - 100, 30, 600,
-                                          message, sizeof(message)));
+        assert_false(api_jwt_check_claims(&jwt, "idp", USER, "app", now - 100,
+                                          30, 600, message, sizeof(message)));
         assert_non_null(strstr(message, "not valid yet"));
-        assert_false(api_jwt_check_claims(&jwt, "idp", USER, now + 10, 30, 60,
-                                          message, sizeof(message)));
+        assert_false(api_jwt_check_claims(&jwt, "idp", USER, "app", now + 10,
+                                          30, 60, message, sizeof(message)));
         assert_non_null(strstr(message, "lifetime"));
+        assert_false(api_jwt_check_claims(&jwt, "idp", USER, "third-app",
+                                          now + 10, 30, 600, message,
+                                          sizeof(message)));
+        assert_non_null(strstr(message, "audience"));
         api_jwt_clear(&jwt);
 }
 

@@ -10,10 +10,13 @@ on a free loopback port and checks every response and its audit row.
 
 Groups: auth (the authorisation table and the audit log), semantics
 (filters, sorting, paging, dates), input (bad requests), v1 (the /v1
-endpoints), pipeline (events through ma-produce and ma-processor).
-psql and openssl are run as programs.  With --openapi, every response is
-validated against docs/openapi.yaml, which needs PyYAML and
-openapi-schema-validator.
+endpoints and their problem details), openapi (every group but pipeline,
+then every documented status of every operation), fuzz (requests that
+Schemathesis generates from the document), pipeline (events through
+ma-produce and ma-processor).  psql and openssl are run as programs.  With
+--openapi, the document is validated (openapi-spec-validator) and every
+response is checked against the operation it belongs to
+(openapi-schema-validator); both need PyYAML.
 """
 import argparse
 import base64
@@ -164,52 +167,107 @@ class Env:
             shutil.rmtree(self.tmp, ignore_errors=True)
 
     def load_openapi(self, path):
-        """Validates every JSON response against docs/openapi.yaml."""
+        """Validates docs/openapi.yaml and indexes its operations, so that
+        every response can be checked against its operation."""
         import yaml
         from openapi_schema_validator import OAS31Validator
+        from openapi_spec_validator import validate as validate_spec
         from referencing import Registry, Resource
         from referencing.jsonschema import DRAFT202012
 
         with open(path) as f:
             spec = yaml.safe_load(f)
+        try:
+            validate_spec(spec)
+            check(True, "openapi.yaml is a valid OpenAPI 3.1 document")
+        except Exception as e:  # the validator's OpenAPIValidationError
+            check(False, f"openapi.yaml is a valid OpenAPI 3.1 document: "
+                  f"{str(e)[:300]}")
         resource = Resource.from_contents(spec,
                                           default_specification=DRAFT202012)
         registry = Registry().with_resource("urn:openapi", resource)
+        self.spec = spec
+        # Literal paths before templated ones, so that /v1/katalog is not
+        # taken for /{producent}/kundhandelseFragaSynkron.
+        self.routes = sorted(
+            ((re.compile("^" + re.sub(r"\\\{[^}]+\\\}", "[^/]+",
+                                      re.escape(t)) + "$"), t)
+             for t in spec["paths"]),
+            key=lambda route: "{" in route[1])
+        self.documented = {
+            (t, method, status)
+            for t, item in spec["paths"].items()
+            for method, op in item.items()
+            if method in ("get", "post", "put", "delete", "patch")
+            for status in op["responses"]}
+        self.served = set()
 
-        def validate(name, instance):
-            schema = {"$ref": f"urn:openapi#/components/schemas/{name}"}
+        def validate(pointer, instance):
+            schema = {"$ref": "urn:openapi#" + pointer}
             OAS31Validator(schema, registry=registry).validate(instance)
         self.validate = validate
         self.validated = 0
 
-    def check_schema(self, path, status, body):
+    def response_pointer(self, template, method, status):
+        """JSON pointer of the response object, following one $ref."""
+        def escape(part):
+            return part.replace("~", "~0").replace("/", "~1")
+        response = self.spec["paths"][template][method]["responses"][status]
+        if "$ref" in response:
+            pointer = response["$ref"][1:]
+            name = pointer.rsplit("/", 1)[1]
+            return pointer, self.spec["components"]["responses"][name]
+        return ("/paths/" + escape(template) + "/" + method + "/responses/" +
+                status), response
+
+    def check_schema(self, method, path, status, media_type, body):
+        """Checks that the operation's document lists status and that the
+        body matches the schema of its media type.  Responses to a path or
+        method the document does not list must be 404 or 405 with the
+        error body of the path's family."""
         if getattr(self, "validate", None) is None:
             return
         path = path.split("?", 1)[0]
-        if status >= 300:
-            name = "Error"
-        elif path.startswith("/v1/kundhandelser/"):
-            name = "EnskildKundhandelse"
-        elif path == "/v1/prenumerationer" and "prenumerationer" in body:
-            name = "Prenumerationer"
-        elif path.startswith("/v1/prenumerationer"):
-            name = "PrenumerationSvar"
-        elif not path.endswith(
-                ("FragaSynkron", "oversikt", "index", "katalog", "historik",
-                 "meddelande")):
-            name = "Error"
-        elif path.endswith("FragaSynkron"):
-            name = "Svar"
+        method = method.lower()
+        template = next((t for regex, t in self.routes if regex.match(path)),
+                        None)
+        item = self.spec["paths"].get(template, {})
+        if template is None or method not in item:
+            expected = 404 if template is None else 405
+            family = "/v1" if path.startswith("/v1") else "national"
+            check(status in (404, 405) and
+                  (status == expected or template is None),
+                  f"{method.upper()} {path}: undocumented operation answers "
+                  f"{expected} ({status})")
+            name = "Problem" if family == "/v1" else "Error"
+            pointer = "/components/schemas/" + name
+            want = ("application/problem+json" if name == "Problem"
+                    else "application/json")
+            check(media_type == want,
+                  f"{method.upper()} {path} ({status}) is {want} "
+                  f"({media_type})")
+            self.served.add(("(undocumented)", method, str(status)))
         else:
-            name = {"oversikt": "Oversikt", "index": "Index",
-                    "katalog": "Katalog", "historik": "Handelser",
-                    "meddelande": "Handelser"}[path.rsplit("/", 1)[1]]
+            key = str(status)
+            self.served.add((template, method, key))
+            if key not in item[method]["responses"]:
+                check(False, f"{method.upper()} {template} answered {status}, "
+                      "which openapi.yaml does not list")
+                return
+            base, response = self.response_pointer(template, method, key)
+            content = response.get("content", {})
+            if media_type not in content:
+                check(False, f"{method.upper()} {template} ({status}) media "
+                      f"type {media_type} is one of {sorted(content)}")
+                return
+            pointer = (base + "/content/" + media_type.replace("/", "~1") +
+                       "/schema")
         try:
-            self.validate(name, body)
+            self.validate(pointer, body)
             self.validated += 1
         except Exception as e:  # the validator's ValidationError
-            check(False, f"response to {path} ({status}) matches {name}: "
-                  f"{str(e)[:300]}")
+            check(False, f"response to {method.upper()} {path} ({status}) "
+                  f"matches openapi.yaml: {str(e)[:300]}")
 
     def post(self, body=None, key=None, corr="corr", path="/kundhandelseFragaSynkron",
              token=None, content_type="application/json", method="POST",
@@ -228,13 +286,16 @@ class Env:
         conn.request(method, path, body=data, headers=headers)
         resp = conn.getresponse()
         text = resp.read().decode()
+        media_type = (resp.getheader("Content-Type") or "").split(";")[0]
         conn.close()
+        self.last_media_type = media_type
+        self.last_allow = resp.getheader("Allow")
         try:
             parsed = json.loads(text)
         except json.JSONDecodeError:
             check(False, f"response to {path} is JSON: {text[:200]}")
             return resp.status, text
-        self.check_schema(path, resp.status, parsed)
+        self.check_schema(method, path, resp.status, media_type, parsed)
         return resp.status, parsed
 
     def audit(self, corr):
@@ -383,11 +444,14 @@ def b64url(data):
 
 
 def jwt(env, sub, alg="HS256", kid="hs1", lifetime=300, iat_shift=0,
-        secret="idp-shared-secret-for-tests", iss="https://idp.test"):
+        secret="idp-shared-secret-for-tests", iss="https://idp.test",
+        aud="priv"):
     now = int(time.time()) + iat_shift
     header = b64url(json.dumps({"alg": alg, "kid": kid, "typ": "JWT"}).encode())
-    payload = b64url(json.dumps({"iss": iss, "sub": sub, "iat": now,
-                                 "exp": now + lifetime}).encode())
+    claims = {"iss": iss, "sub": sub, "iat": now, "exp": now + lifetime}
+    if aud is not None:
+        claims["aud"] = aud
+    payload = b64url(json.dumps(claims).encode())
     signing_input = f"{header}.{payload}".encode()
     if alg == "HS256":
         sig = hmac.new(secret.encode(), signing_input, hashlib.sha256).digest()
@@ -444,7 +508,7 @@ def question(*parts, anvandare=USER_A, **fraga):
 def group_auth(env, keys):
     tampered = jwt(env, USER_A).split(".")
     tampered[1] = b64url(json.dumps({"iss": "https://idp.test", "sub": CUST_B,
-                                     "iat": int(time.time()),
+                                     "aud": "priv", "iat": int(time.time()),
                                      "exp": int(time.time()) + 300}).encode())
     tampered = ".".join(tampered)
     none_token = b64url(json.dumps({"alg": "none", "kid": "hs1"}).encode()) + \
@@ -535,6 +599,15 @@ def group_auth(env, keys):
         ("private token wrong issuer", dict(
             body=question(USER_A), key=keys["priv"],
             token=jwt(env, USER_A, iss="https://evil.test")), 401, "denied", 0),
+        ("private token for another consumer", dict(
+            body=question(USER_A), key=keys["priv"],
+            token=jwt(env, USER_A, aud="pub")), 401, "denied", 0),
+        ("private token without audience", dict(
+            body=question(USER_A), key=keys["priv"],
+            token=jwt(env, USER_A, aud=None)), 401, "denied", 0),
+        ("private token audience list", dict(
+            body=question(USER_A), key=keys["priv"],
+            token=jwt(env, USER_A, aud=["other", "priv"])), 200, "allowed", 5),
         ("one party allowed one denied", dict(
             body=question(USER_A, CUST_E), key=keys["pub"]),
          206, "partial", 5),
@@ -718,6 +791,54 @@ def group_semantics(env, keys):
     check(got == 200 and ids(body) == ["till-1"],
           "semantics kund with tillagg")
 
+    # A customer of its own, so that these events stay out of the checks
+    # above: the autumn night's repeated hour, a replaced event and a case.
+    n = personnummer("19470303", 33)
+    env.psql(event_sql(POL, "n-cet", n, "POL.PASS.UTLAMNAT",
+                       "2026-10-25T01:30:00Z", rubrik="natt") +
+             event_sql(POL, "n-cest", n, "POL.PASS.UTLAMNAT",
+                       "2026-10-25T00:30:00Z", rubrik="natt") +
+             event_sql(EXK, "r1", n, "EXK.BYGGLOV.ANSOKAN_MOTTAGEN",
+                       "2026-02-01T10:00:00Z", rubrik="Gammal",
+                       arende=("Diarienummer", "N-1")) +
+             event_sql(EXK, "r1", n, "EXK.BYGGLOV.ANSOKAN_MOTTAGEN",
+                       "2026-02-02T10:00:00Z", rubrik="Ny",
+                       arende=("Diarienummer", "N-1")) +
+             event_sql(EXK, "r2", n, "EXK.BYGGLOV.BESLUT_FATTAT",
+                       "2026-02-03T10:00:00Z", arende=("Diarienummer", "N-2")))
+
+    def ask_n(corr, *parts, **fraga):
+        got, body = env.post(question(*(parts or (n,)), anvandare=n, **fraga),
+                             key=k, corr=corr)
+        check(got == 200, f"semantics {corr}: status {got}")
+        return body
+
+    body = ask_n("autumn-night", kundhandelseTyper=["POL.PASS.UTLAMNAT"],
+                 behandling={"sortering": [{"attribut": "TIDPUNKT",
+                                            "stigande": True}]})
+    times = [e["tidpunkt"] for e in
+             body["kundhandelser"][0]["kundhandelserForPart"]]
+    check(ids(body) == ["n-cest", "n-cet"] and
+          times == ["2026-10-25T02:30:00+02:00", "2026-10-25T02:30:00+01:00"],
+          f"semantics TIDPUNKT sorts by instant on the autumn night {times}")
+    body = ask_n("autumn-night-desc", kundhandelseTyper=["POL.PASS.UTLAMNAT"],
+                 behandling={"sortering": [{"attribut": "TIDPUNKT",
+                                            "stigande": False}]})
+    check(ids(body) == ["n-cet", "n-cest"],
+          f"semantics TIDPUNKT descending on the autumn night {ids(body)}")
+    body = ask_n("replaced", kundhandelseTyper=["EXK.BYGGLOV"])
+    events = body["kundhandelser"][0]["kundhandelserForPart"]
+    check(ids(body) == ["r2", "r1"] and
+          [e["rubrik"] for e in events if e["kundhandelseId"] == "r1"]
+          == ["Ny"] and body["kundhandelser"][0]["totaltAntalKundhandelser"]
+          == 2, f"semantics a replaced event is shown once, as replaced "
+          f"{ids(body)}")
+    body = ask_n("kund-and-arende", {
+        "kund": {"identifierare": n, "typ": "Personnummer"},
+        "arende": {"identifierare": "N-2", "typ": "Diarienummer"}})
+    check(ids(body) == ["r2"],
+          f"semantics kund with arende matches both {ids(body)}")
+
 
 def group_input(env, keys):
     k = keys["pub"]
@@ -776,13 +897,44 @@ def group_input(env, keys):
         ("body over limit", dict(raw=b" " * 70000, key=k), 413),
         ("GET on the endpoint", dict(body=good, key=k, method="GET"), 405),
         ("unknown path", dict(body=good, key=k, path="/nope"), 404),
+        ("anvandare wrong type", dict(body=dict(good, anvandare=195001010015),
+                                      key=k), 400),
+        ("control character in correlation id",
+         dict(body=good, key=k, corr="corr\tid"), 400),
     ]
+    # What each message must name, so that a client can fix the request.
+    names = {
+        "malformed JSON": "not valid JSON", "truncated JSON": "not valid JSON",
+        "not an object": "JSON object", "empty body": "not valid JSON",
+        "duplicate key": "duplicate", "parter wrong type": "fraga.parter",
+        "no parter": "fraga.parter", "101 parties": "100",
+        "101 types": "fraga.kundhandelseTyper", "101 tags": "fraga.taggar",
+        "bad checksum": "check digit", "bad anvandare": "anvandare",
+        "missing anvandare": "anvandare", "unknown kund typ": "kund.typ",
+        "SQL injection in type": "fraga.kundhandelseTyper[0]",
+        "unknown sort attribute": "attribut",
+        "paging without sorting": "sortering",
+        "limit over 1000": "limit", "negative offset": "offset",
+        "impossible date": "does not exist", "date wrong form": "YYYY-MM-DD",
+        "start after end": "slutDatum",
+        "unknown attribute": "kundhandelsetyper",
+        "long non-ASCII attribute": "unknown attribute",
+        "missing correlation id": "skv_client_correlation_id",
+        "too long correlation id": "skv_client_correlation_id",
+        "wrong content type": "Content-Type", "body over limit": "limit",
+        "GET on the endpoint": "GET", "unknown path": "/nope",
+        "anvandare wrong type": "anvandare",
+        "control character in correlation id": "skv_client_correlation_id",
+    }
     for i, (name, kwargs, status) in enumerate(cases):
         corr = kwargs.pop("corr", f"input-{i}")
         got, body = env.post(corr=corr, **kwargs)
         check(got == status, f"input {name}: status {got}, expected {status}")
         check(isinstance(body, dict) and isinstance(body.get("message"), str),
               f"input {name}: message {str(body)[:120]}")
+        check(isinstance(body, dict) and
+              names[name] in str(body.get("message")),
+              f"input {name}: message names {names[name]!r}")
         if isinstance(body, dict) and USER_A in json.dumps(body):
             check(False, f"input {name}: no identity number in the message")
     got, body = env.post(question(
@@ -942,9 +1094,9 @@ def group_event(env, keys):
     check(got == 404, f"event of an unrelated customer is 404 ({got})")
     got, unknown = get("no-such-event", corr="event-unknown")
     check(got == 404, f"unknown event is 404 ({got})")
-    check(other.get("message") == unknown.get("message") ==
-          denied.get("message", "").replace(POL, EXK),
-          "a hidden event is answered like an absent one")
+    check(other.get("detail") and other == unknown and
+          dict(denied, detail=denied.get("detail", "").replace(POL, EXK))
+          == unknown, "a hidden event is answered like an absent one")
     got, _ = get("a-exk-1", producer="9999999999", corr="event-producer")
     check(got == 404, f"event of an unknown producer is 404 ({got})")
     got, _ = get(f"{CUST_G[-4:]}-0", key=keys["agent"], user=PERS_D,
@@ -1116,6 +1268,240 @@ def group_subscription(env, keys):
               f"subscription audit row for {corr} has no identity number")
 
 
+PROBLEM = "urn:mina-arenden:problem:"
+
+
+def group_problem(env, keys):
+    """/v1 errors are RFC 9457 problems with stable types; the national
+    endpoints keep the standard's {"message": ...}."""
+    big = {"anvandare": USER_A, "kund": {"identifierare": USER_A,
+                                         "typ": "Personnummer"},
+           "pad": "x" * 70000}
+    cases = [
+        ("no correlation id", dict(path="/v1/katalog", method="GET",
+                                   key=keys["pub"], corr=None),
+         400, "invalid-correlation-id"),
+        ("no key", dict(path="/v1/oversikt", body={"anvandare": USER_A}),
+         401, "invalid-api-key"),
+        ("revoked key", dict(path="/v1/oversikt", key=keys["revoked"],
+                             body={"anvandare": USER_A}),
+         401, "invalid-api-key"),
+        ("inactive consumer", dict(path="/v1/katalog", method="GET",
+                                   key=keys["gone"]),
+         403, "consumer-inactive"),
+        ("missing scope", dict(path="/v1/oversikt", key=keys["pub"],
+                               body={"anvandare": USER_A}),
+         403, "missing-scope"),
+        ("other customer", dict(path="/v1/oversikt", key=keys["v1"],
+                                body={"anvandare": USER_A,
+                                      "kund": {"identifierare": CUST_E,
+                                               "typ": "Personnummer"}}),
+         403, "access-denied"),
+        ("private without token", dict(path="/v1/historik", key=keys["priv"],
+                                       body={"anvandare": USER_A,
+                                             "arende": {"identifierare": "x",
+                                                        "typ": "Diarienummer"}}),
+         401, "invalid-user-token"),
+        ("bad JSON", dict(path="/v1/index", key=keys["v1"],
+                          raw=b'{"anvandare": '),
+         400, "invalid-json"),
+        ("bad body", dict(path="/v1/index", key=keys["v1"],
+                          body={"anvandare": "12"}),
+         400, "invalid-request"),
+        ("wrong media type", dict(path="/v1/index", key=keys["v1"],
+                                  body={"anvandare": USER_A},
+                                  content_type="text/plain"),
+         415, "unsupported-media-type"),
+        ("body too large", dict(path="/v1/index", key=keys["v1"], body=big),
+         413, "body-too-large"),
+        ("unknown endpoint", dict(path="/v1/nothing", key=keys["v1"],
+                                  body={}),
+         404, "unknown-endpoint"),
+        ("unknown subscription",
+         dict(path="/v1/prenumerationer/00000000-0000-4000-8000-000000000000",
+              method="DELETE", key=keys["sub"], content_type=None, raw=b""),
+         404, "not-found"),
+        ("method", dict(path="/v1/katalog", key=keys["pub"], body={}),
+         405, "method-not-allowed"),
+    ]
+    for name, request, status, problem in cases:
+        corr = "problem-" + name.replace(" ", "-")
+        request.setdefault("corr", corr)
+        got, body = env.post(**request)
+        body = body if isinstance(body, dict) else {}
+        check(got == status, f"problem {name}: status {got}")
+        check(env.last_media_type == "application/problem+json",
+              f"problem {name}: media type {env.last_media_type}")
+        check(body.get("type") == PROBLEM + problem,
+              f"problem {name}: type {body.get('type')}")
+        check(body.get("status") == status and body.get("title") and
+              body.get("detail") and "message" not in body,
+              f"problem {name}: status, title and detail {body}")
+        if status == 405:
+            check(env.last_allow == "GET",
+                  f"problem {name}: Allow header {env.last_allow}")
+        if request["corr"] is not None:
+            rows = env.audit(corr)
+            check(len(rows) == 1 and rows[0]["status"] == status and
+                  rows[0]["error"] == body.get("detail"),
+                  f"problem {name}: audit row with the detail")
+    # The same kind of problem always has the same title.
+    _, first = env.post({"anvandare": USER_A}, corr="problem-title-1",
+                        path="/v1/oversikt")
+    _, second = env.post({"anvandare": USER_A}, corr="problem-title-2",
+                         path="/v1/index", key="mak_" + "0" * 81)
+    check(first.get("title") == second.get("title") and
+          first.get("type") == second.get("type"),
+          "problem title is fixed per type")
+    # The national endpoints keep {"message"} as application/json.
+    for name, request, status in (
+            ("no key", dict(body=question(USER_A)), 401),
+            ("bad JSON", dict(key=keys["pub"], raw=b"{"), 400),
+            ("unknown producer", dict(key=keys["pub"], body=question(USER_A),
+                                      path="/XYZ/kundhandelseFragaSynkron"),
+             404)):
+        got, body = env.post(corr="national-" + name.replace(" ", "-"),
+                             **request)
+        check(got == status and env.last_media_type == "application/json" and
+              isinstance(body, dict) and set(body) == {"message"},
+              f"national {name}: {got} with only a message")
+
+
+def group_openapi(env, keys):
+    """Every status openapi.yaml lists for an operation is produced, and no
+    other.  The groups run before this one produce the 2xx responses."""
+    if getattr(env, "spec", None) is None:
+        check(False, "openapi group needs --openapi")
+        return
+    k_sub = keys["sub"]
+    _, created = env.post({"anvandare": USER_A, "samtyckesreferens": "SAMT-OA"},
+                          key=k_sub, corr="oa-sub", path="/v1/prenumerationer")
+    sub_id = created.get("prenumeration", {}).get("prenumerationId") \
+        or "00000000-0000-4000-8000-000000000001"
+
+    concrete = {"{producent}": "EXK", "{kundhandelseId}": "a-exk-1",
+                "{prenumerationId}": sub_id}
+    subject = {"anvandare": USER_A}
+    bodies = {"/v1/historik": {"anvandare": USER_A, "arende": {
+                  "identifierare": "BYGG-2026-1", "typ": "Arendenummer"}},
+              "/v1/meddelande": {"anvandare": USER_A,
+                                 "kundhandelsereferens": "DP-123"},
+              "/v1/prenumerationer": {"anvandare": USER_A,
+                                      "samtyckesreferens": "SAMT-OA2"}}
+    # The key with the operation's scope, and one without it.
+    scoped = {"/v1/oversikt": keys["v1"], "/v1/index": keys["v1"],
+              "/v1/prenumerationer": k_sub,
+              "/v1/prenumerationer/{prenumerationId}": k_sub}
+    unscoped = {"/v1/index": k_sub, "/v1/katalog": keys["gone"]}
+    for template, item in env.spec["paths"].items():
+        for method, op in item.items():
+            if method not in ("get", "post", "delete"):
+                continue
+            path = template
+            for name, value in concrete.items():
+                path = path.replace(name, value)
+            statuses = set(op["responses"])
+            post = method == "post"
+            base = dict(path=path, method=method.upper(),
+                        key=scoped.get(template, keys["pub"]),
+                        headers={"X-Anvandare": USER_A},
+                        body=bodies.get(template, subject) if post
+                        else None, raw=None if post else b"",
+                        content_type="application/json" if post else None)
+            if template.startswith("/kundhandelseFragaSynkron") or \
+                    template.startswith("/{producent}"):
+                base["body"] = question(USER_A)
+
+            tag = f"oa-{method}-{template}"
+            if "400" in statuses:
+                env.post(**dict(base, corr=None))
+            if "401" in statuses:
+                env.post(**dict(base, key=None), corr=tag + "-401")
+            if "403" in statuses:
+                env.post(**dict(base, key=unscoped.get(template,
+                                                       keys["noscope"])),
+                         corr=tag + "-403")
+            if "413" in statuses:
+                env.post(**dict(base, body={"pad": "x" * 70000}),
+                         corr=tag + "-413")
+            if "415" in statuses:
+                env.post(**dict(base, content_type="text/plain"),
+                         corr=tag + "-415")
+            if "404" in statuses:
+                missing = template.replace("{producent}", "XYZ") \
+                    if "{producent}" in template else path.replace(
+                        "a-exk-1", "no-such-event").replace(
+                        sub_id, "00000000-0000-4000-8000-000000000000")
+                env.post(**dict(base, path=missing), corr=tag + "-404")
+
+    got, _ = env.post(question(USER_A, CUST_E), key=keys["pub"],
+                      corr="oa-partial", path="/EXK/kundhandelseFragaSynkron")
+    check(got == 206, f"openapi partial answer for one producer ({got})")
+    # 500: the audit row cannot be written, so nothing is disclosed.
+    env.psql("ALTER TABLE api_audit ADD CONSTRAINT test_oa_reject "
+             "CHECK (false) NOT VALID")
+    try:
+        for template, item in env.spec["paths"].items():
+            for method, op in item.items():
+                if "500" not in op.get("responses", {}):
+                    continue
+                path = template
+                for name, value in concrete.items():
+                    path = path.replace(name, value)
+                post = method == "post"
+                env.post(bodies.get(template, subject) if post else None,
+                         key=scoped.get(template, keys["pub"]),
+                         corr=f"oa-{method}-{template}-500", path=path,
+                         method=method.upper(), raw=None if post else b"",
+                         content_type="application/json" if post else None,
+                         headers={"X-Anvandare": USER_A})
+    finally:
+        env.psql("ALTER TABLE api_audit DROP CONSTRAINT test_oa_reject")
+
+    # /ready is 503 while the audit table cannot be read.
+    env.psql("ALTER TABLE api_audit RENAME TO api_audit_oa")
+    try:
+        env.post(path="/ready", method="GET", raw=b"", content_type=None)
+    finally:
+        env.psql("ALTER TABLE api_audit_oa RENAME TO api_audit")
+    env.post(path="/health", method="GET", raw=b"", content_type=None)
+    env.post(path="/ready", method="GET", raw=b"", content_type=None)
+
+    for documented in sorted(env.documented):
+        check(documented in env.served,
+              f"openapi {documented[1].upper()} {documented[0]} "
+              f"{documented[2]} is produced")
+
+
+def group_fuzz(env, keys, checks):
+    """Schemathesis generates requests from openapi.yaml, valid and
+    invalid: no response may be a 5xx, and every response must match the
+    document.  Its positive_data_acceptance check is left out because the
+    document cannot express the date and Luhn digit that identity numbers
+    must have, so schema-valid numbers are rightly rejected with 400."""
+    if shutil.which("st") is None:
+        check(False, "fuzz needs schemathesis (pip install schemathesis)")
+        return
+    env.admin("consumer", "add", "--id", "fuzz", "--name", "Fuzz")
+    for scope in ("fraga", "oversikt", "index", "prenumeration"):
+        env.admin("scope", "add", "--consumer", "fuzz", "--scope", scope)
+    key = env.admin("key", "add", "--consumer", "fuzz").stdout.strip()
+    proc = subprocess.run(
+        ["st", "run", env.args.openapi, "--url",
+         f"http://127.0.0.1:{env.port}", "--checks", checks,
+         "--exclude-checks", "positive_data_acceptance",
+         "-H", f"X-API-Key: {key}", "-H", "skv_client_correlation_id: fuzz",
+         "-H", f"X-Anvandare: {USER_A}", "--max-examples", "40",
+         "--seed", "20261204", "--request-timeout", "30",
+         "--suppress-health-check", "all", "--no-color"],
+        capture_output=True, text=True, timeout=600)
+    print(proc.stdout[-6000:])
+    check(proc.returncode == 0, f"schemathesis ({checks}) finds no failure")
+    rows = env.psql("SELECT count(*) FROM api_audit WHERE http_status >= 500"
+                    ).stdout.strip()
+    check(rows == "0", f"no 5xx in the audit rows of the fuzz run ({rows})")
+
+
 def group_pipeline(env, keys):
     """Events published with ma-produce and applied by ma-processor."""
     args = env.args
@@ -1242,6 +1628,8 @@ def main():
     parser.add_argument("--processor",
                         help="ma-processor, for --group pipeline")
     parser.add_argument("--topics", help="ma-topics, for --group pipeline")
+    parser.add_argument("--checks", default="all",
+                        help="schemathesis checks of --group fuzz")
     parser.add_argument("--openapi",
                         help="docs/openapi.yaml: validate every response "
                         "(needs the openapi-schema-validator package)")
@@ -1256,25 +1644,31 @@ def main():
         keys = register(env)
         seed(env)
         env.start_api()
-        if args.group in ("all", "auth"):
+        if args.group in ("all", "openapi", "auth"):
             group_auth(env, keys)
-        if args.group in ("all", "semantics"):
+        if args.group in ("all", "openapi", "semantics"):
             group_semantics(env, keys)
-        if args.group in ("all", "input"):
+        if args.group in ("all", "openapi", "input"):
             group_input(env, keys)
-        if args.group in ("all", "v1"):
+        if args.group in ("all", "openapi", "v1"):
             group_v1(env, keys)
-        if args.group in ("all", "v1", "event"):
+        if args.group in ("all", "openapi", "v1", "event"):
             group_event(env, keys)
-        if args.group in ("all", "v1", "subscription"):
+        if args.group in ("all", "openapi", "v1", "subscription"):
             group_subscription(env, keys)
+        if args.group in ("all", "v1", "problem", "openapi"):
+            group_problem(env, keys)
         if args.group in ("all", "audit", "auth"):
             group_audit(env, keys)
+        if args.group in ("all", "openapi"):
+            group_openapi(env, keys)
+        if args.group == "fuzz":
+            group_fuzz(env, keys, args.checks)
         if args.group == "pipeline" or (args.group == "all" and args.processor):
             group_pipeline(env, keys)
     finally:
         env.stop()
-    if args.openapi:
+    if args.openapi and args.group != "fuzz":
         check(env.validated > 0,
               f"{env.validated} responses match docs/openapi.yaml")
     if FAILURES:

@@ -48,7 +48,7 @@ bench gateway python3 bench/gateway/bench_gateway.py \
 bench processor bench/processor/run.sh build-release
 bench api bench/api/run.sh build-release
 if [ -x bench/notifier/run.sh ]; then
-        bench notifier bench/notifier/run.sh build-release
+        bench notifier bench/notifier/run.sh build-release 10 3
 else
         bench notifier tests/integration/notifier/bench.sh build-release 10
 fi

@@ -92,11 +92,17 @@ static const ma_config_entry_t notif_config_table[] = {
         {"notify.poll-interval", MA_CONFIG_DURATION_MS, "ms", "1s", 10, 3600000,
          "Maximum time between two polls for due rows when no signal "
          "arrives; reminders become due without a signal."},
-        {"notify.batch", MA_CONFIG_INT, "rows", "200", 1, 10000,
+        {"notify.batch", MA_CONFIG_INT, "rows", "500", 1, 10000,
          "Maximum number of rows claimed by one poll."},
+        {"notify.record-interval", MA_CONFIG_DURATION_MS, "ms", "50ms", 0,
+         10000,
+         "Longest wait before PUBACKs received are recorded as delivered in "
+         "PostgreSQL; they are recorded at once when notify.batch of them "
+         "are waiting.  Recording in bulk keeps the database free for "
+         "claims; a crash before recording only causes repeats."},
         {"notify.max-inflight", MA_CONFIG_INT, "messages", "2000", 1, 60000,
-         "Maximum number of publishes waiting for their PUBACK; no rows are "
-         "claimed above it."},
+         "Maximum number of publishes waiting for their PUBACK or for it to "
+         "be recorded; no rows are claimed above it."},
         {"notify.retry-initial", MA_CONFIG_DURATION_MS, "ms", "10s", 100,
          86400000,
          "Wait for a PUBACK before a notification is published again; it "
@@ -142,6 +148,7 @@ typedef struct notif_settings {
         uint32_t expiry_s;
         int64_t poll_ms;
         int batch;
+        int64_t record_ms;
         int max_inflight;
         int64_t retry_initial_ms;
         int64_t retry_max_ms;
@@ -265,6 +272,10 @@ typedef struct notif {
         int inflight_count;
         char **delivered; /* ids acknowledged, not yet recorded */
         size_t delivered_count;
+        int64_t delivered_since_ms; /* when the oldest of them arrived */
+        bool claim_wanted;          /* a NOTIFY, a poll time or a reconnect */
+        bool claim_limited;         /* max-inflight limited the last claim */
+        bool was_connected;
         int64_t last_due_count_ms;
 } notif_t;
 
@@ -290,6 +301,7 @@ static ma_status_t notif_settings_load(const ma_config_t *config,
                 (uint32_t)(ma_config_int(config, "mqtt.message-expiry") / 1000);
         s->poll_ms = ma_config_int(config, "notify.poll-interval");
         s->batch = (int)ma_config_int(config, "notify.batch");
+        s->record_ms = ma_config_int(config, "notify.record-interval");
         s->max_inflight = (int)ma_config_int(config, "notify.max-inflight");
         s->retry_initial_ms = ma_config_int(config, "notify.retry-initial");
         s->retry_max_ms = ma_config_int(config, "notify.retry-max");
@@ -408,20 +420,35 @@ static ma_status_t notif_record_delivered(notif_t *n, ma_error_t *err)
  * Publishing
  * ---------------------------------------------------------------------- */
 
+/*
+ * Claim statement.  The first claim of a row sets only columns without an
+ * index (lease_until, attempts, first_sent_at), so PostgreSQL can write it
+ * as a HOT update (schemas/sql/0203_notifier_lease.sql).  A repeat also
+ * moves next_attempt_at to the end of its lease.
+ */
 static const char notif_claim_sql[] =
         "WITH due AS ("
         "  SELECT notification_id FROM notifier_notification"
         "   WHERE state = 'pending'"
         "     AND next_attempt_at <= now() + $1::bigint * interval '1 ms'"
+        "     AND (lease_until IS NULL"
+        "          OR lease_until <= now() + $1::bigint * interval '1 ms')"
         "   ORDER BY next_attempt_at LIMIT $2"
-        "   FOR UPDATE SKIP LOCKED) "
+        "   FOR UPDATE SKIP LOCKED), "
+        "claimed AS ("
+        "  SELECT n.notification_id,"
+        "         now() + $1::bigint * interval '1 ms'"
+        "           + least($3::bigint * 2 ^ least(n.attempts, 30),"
+        "                   $4::bigint) * interval '1 ms' AS lease"
+        "    FROM notifier_notification n JOIN due USING (notification_id)) "
         "UPDATE notifier_notification n"
         "   SET attempts = n.attempts + 1,"
         "       first_sent_at = coalesce(n.first_sent_at, now()),"
-        "       next_attempt_at = now() + $1::bigint * interval '1 ms'"
-        "         + least($3::bigint * 2 ^ least(n.attempts, 30),"
-        "                 $4::bigint) * interval '1 ms'"
-        "  FROM due WHERE n.notification_id = due.notification_id "
+        "       lease_until = claimed.lease,"
+        "       next_attempt_at = CASE WHEN n.attempts = 0"
+        "                              THEN n.next_attempt_at"
+        "                              ELSE claimed.lease END"
+        "  FROM claimed WHERE n.notification_id = claimed.notification_id "
         "RETURNING n.notification_id, n.subscription_id, n.consumer_id,"
         "  n.reason, n.kind, n.reminder_days,"
         "  n.producent_organisationsnummer, n.producent, n.kundhandelse_id,"
@@ -540,10 +567,15 @@ static ma_status_t notif_claim_and_publish(notif_t *n, bool *full_out,
         char offset[32], limit[16], initial[32], max[32];
         const char *params[4] = {offset, limit, initial, max};
         PGresult *result;
-        int room = n->s.max_inflight - n->inflight_count;
+        /* Unrecorded PUBACKs count against max-inflight too, so the id
+         * arrays (NOTIF_ACKS_MAX) cannot overflow. */
+        int room =
+                n->s.max_inflight - n->inflight_count - (int)n->delivered_count;
         int row, rows;
 
         *full_out = false;
+        if (room < n->s.batch)
+                n->claim_limited = true;
         if (room <= 0)
                 return MA_OK;
         if (room > n->s.batch)
@@ -609,6 +641,8 @@ static ma_status_t notif_take_acks(notif_t *n, ma_error_t *err)
                 if (n->delivered[n->delivered_count] == NULL)
                         return ma_error_set(err, MA_ERR_NOMEM, NULL,
                                             "out of memory");
+                if (n->delivered_count == 0)
+                        n->delivered_since_ms = ma_now_ms();
                 n->delivered_count++;
         }
         /* After a lost connection, PUBACKs of earlier publishes may never
@@ -619,6 +653,20 @@ static ma_status_t notif_take_acks(notif_t *n, ma_error_t *err)
                 n->inflight_count = 0;
         }
         return MA_OK;
+}
+
+/* Reads the NOTIFYs that have arrived.  Any of them requests a claim. */
+static void notif_take_notifies(notif_t *n)
+{
+        PGnotify *notify;
+
+        if (n->conn == NULL)
+                return;
+        PQconsumeInput(n->conn);
+        while ((notify = PQnotifies(n->conn)) != NULL) {
+                n->claim_wanted = true;
+                PQfreemem(notify);
+        }
 }
 
 static void notif_count_due(notif_t *n)
@@ -632,20 +680,24 @@ static void notif_count_due(notif_t *n)
                               "SELECT count(*) FROM notifier_notification "
                               " WHERE state = 'pending' "
                               "   AND next_attempt_at <= now() + $1::bigint * "
-                              "interval '1 ms'",
+                              "interval '1 ms' AND (lease_until IS NULL OR "
+                              "lease_until <= now() + $1::bigint * "
+                              "interval '1 ms')",
                               1, NULL, params, NULL, NULL, 0);
         if (PQresultStatus(result) == PGRES_TUPLES_OK)
                 notif_metrics_due(strtoll(PQgetvalue(result, 0, 0), NULL, 10));
         PQclear(result);
 }
 
-/* Waits for a NOTIFY, a callback or a signal, at most timeout_ms. */
+/*
+ * Waits for a NOTIFY, a callback or a signal, at most timeout_ms.  A NOTIFY
+ * (also one that arrived during an earlier statement) sets claim_wanted.
+ */
 static void notif_wait(notif_t *n, int64_t timeout_ms)
 {
         struct pollfd fds[2];
         nfds_t count = 1;
         char drain[64];
-        PGnotify *notify;
 
         fds[0].fd = notif_wake_pipe[0];
         fds[0].events = POLLIN;
@@ -658,11 +710,7 @@ static void notif_wait(notif_t *n, int64_t timeout_ms)
             (fds[0].revents & POLLIN) != 0)
                 while (read(notif_wake_pipe[0], drain, sizeof(drain)) > 0)
                         ;
-        if (n->conn != NULL) {
-                PQconsumeInput(n->conn);
-                while ((notify = PQnotifies(n->conn)) != NULL)
-                        PQfreemem(notify);
-        }
+        notif_take_notifies(n);
 }
 
 static bool notif_mqtt_connected(void)
@@ -735,6 +783,26 @@ static ma_status_t notif_pg_recover(notif_t *n, const ma_error_t *failure,
         return notif_pg_open(n, false, err);
 }
 
+/* PUBACKs that are recorded at once: a batch, or a quarter of max-inflight
+ * when that is smaller, because unrecorded ones use up max-inflight. */
+static size_t notif_record_threshold(const notif_t *n)
+{
+        int quarter = n->s.max_inflight / 4;
+
+        if (quarter < 1)
+                quarter = 1;
+        return (size_t)(quarter < n->s.batch ? quarter : n->s.batch);
+}
+
+/*
+ * Runs the main loop.  Claims come first, so a new notification never waits
+ * for the bookkeeping of earlier ones.  A claim runs after a NOTIFY, after
+ * notify.poll-interval, after a reconnect, while batches come back full and
+ * when recorded PUBACKs free room that max-inflight had used up.  PUBACKs are
+ * recorded in bulk (notify.batch of them or notify.record-interval after
+ * the oldest), which keeps round trips to PostgreSQL per batch instead of
+ * per wake-up.
+ */
 static ma_status_t notif_run(notif_t *n, ma_error_t *err)
 {
         int64_t last_poll_ms = 0, drain_until_ms = 0;
@@ -742,11 +810,18 @@ static ma_status_t notif_run(notif_t *n, ma_error_t *err)
         ma_status_t status;
         ma_error_t failure;
 
+        n->claim_wanted = true;
         for (;;) {
                 int64_t now_ms = ma_now_ms();
                 bool connected = notif_mqtt_connected();
+                bool record;
 
                 notif_metrics_set_state(n->conn != NULL, connected);
+                if (connected && !n->was_connected)
+                        n->claim_wanted = true;
+                n->was_connected = connected;
+                if (now_ms - last_poll_ms >= n->s.poll_ms)
+                        n->claim_wanted = true;
                 if (notif_stop_requested && drain_until_ms == 0) {
                         drain_until_ms = now_ms + n->s.drain_ms;
                         MA_LOG_AT(MA_LOG_INFO, "stopping, draining PUBACKs",
@@ -755,10 +830,23 @@ static ma_status_t notif_run(notif_t *n, ma_error_t *err)
                 status = notif_take_acks(n, err);
                 if (status != MA_OK)
                         return status;
-                status = notif_record_delivered(n, &failure);
-                if (status == MA_OK && !notif_stop_requested && connected) {
+                if (!notif_stop_requested && connected &&
+                    (n->claim_wanted || more)) {
+                        n->claim_wanted = false;
+                        more = false;
                         status = notif_claim_and_publish(n, &more, &failure);
                         last_poll_ms = now_ms;
+                }
+                record = n->delivered_count > 0 &&
+                         (n->delivered_count >= notif_record_threshold(n) ||
+                          now_ms - n->delivered_since_ms >= n->s.record_ms ||
+                          drain_until_ms != 0);
+                if (status == MA_OK && record) {
+                        status = notif_record_delivered(n, &failure);
+                        if (status == MA_OK && n->claim_limited) {
+                                n->claim_limited = false;
+                                n->claim_wanted = true;
+                        }
                 }
                 if (status == MA_OK && now_ms - n->last_due_count_ms >= 5000) {
                         notif_count_due(n);
@@ -772,16 +860,37 @@ static ma_status_t notif_run(notif_t *n, ma_error_t *err)
                                 return MA_OK;
                         if (status != MA_OK)
                                 return status;
+                        /* NOTIFYs sent while the connection was down are
+                         * lost. */
+                        n->claim_wanted = true;
                         continue;
                 }
-                if (drain_until_ms != 0 &&
+                if (drain_until_ms != 0 && n->delivered_count == 0 &&
                     (n->inflight_count == 0 || now_ms >= drain_until_ms))
                         return MA_OK;
-                if (more)
+                /* NOTIFYs that libpq read during the statements above do
+                 * not wake poll(). */
+                notif_take_notifies(n);
+                if (!connected || notif_stop_requested)
+                        more = false; /* no claim until that changes */
+                if (more ||
+                    (n->claim_wanted && connected && !notif_stop_requested))
                         continue;
                 {
-                        int64_t wait = n->s.poll_ms - (now_ms - last_poll_ms);
+                        /* Without a broker or while stopping nothing is
+                         * claimed and last_poll_ms does not move, so wait a
+                         * whole interval (the connect callback wakes the
+                         * loop) instead of spinning. */
+                        int64_t wait =
+                                connected && !notif_stop_requested
+                                        ? n->s.poll_ms - (now_ms - last_poll_ms)
+                                        : n->s.poll_ms;
 
+                        if (n->delivered_count > 0 &&
+                            wait > n->s.record_ms -
+                                            (now_ms - n->delivered_since_ms))
+                                wait = n->s.record_ms -
+                                       (now_ms - n->delivered_since_ms);
                         if (wait < 0)
                                 wait = 0;
                         if (drain_until_ms != 0 &&

@@ -25,6 +25,7 @@ set -euo pipefail
 
 build="${1:?usage: bench.sh BUILD_DIR [SECONDS]}"
 seconds="${2:-10}"
+ticks="${TICKS_PER_SECOND:-10}" # transactions per second
 notifier="$build/notifier/ma-notifier"
 users="$build/notifier/ma-mqtt-users"
 for var in DATABASE_URL MQTT_PORT MA_STATE_DIR; do
@@ -141,11 +142,11 @@ next=1
 start_notifier
 for per_second in 1000 5000; do
 	start_subscriber "$work/lat$per_second.json"
-	per_tick=$((per_second / 10))
+	per_tick=$((per_second / ticks))
 	{
-		for ((tick = 0; tick < seconds * 10; tick++)); do
+		for ((tick = 0; tick < seconds * ticks; tick++)); do
 			insert_sql $((next + tick * per_tick)) "$per_tick"
-			echo '\! sleep 0.1'
+			echo "\\! sleep $(awk -v t="$ticks" 'BEGIN { print 1 / t }')"
 		done
 	} | psql "$DATABASE_URL" -v ON_ERROR_STOP=1 -qAtX >/dev/null
 	# The loop above ran in a subshell of the pipe.

@@ -3,7 +3,7 @@
 # PostgreSQL and Mosquitto (DATABASE_URL, MQTT_PORT, MA_STATE_DIR and
 # MA_STACK_NAME from `scripts/stack.sh env`).
 #
-# Usage: notifier_test.sh basic | faults [EVENTS] | e2e
+# Usage: notifier_test.sh basic | faults [EVENTS] | e2e | process-log
 #
 # Events are applied with the processor's own SQL functions
 # (ma_apply_kundhandelse, ma_apply_aterkallelse), so the outbox triggers run
@@ -25,7 +25,10 @@
 # faults  consumer A keeps a persistent session (clean start false, session
 #         expiry 1 h) but is offline while EVENTS events (default 300) are
 #         applied in waves; meanwhile the notifier is killed with SIGKILL and
-#         restarted, Mosquitto is restarted, and PostgreSQL is restarted.
+#         restarted, Mosquitto is restarted, and PostgreSQL is restarted;
+#         then the notifier gets SIGTERM while the broker is stopped and must
+#         exit 0 within its drain timeout, leaving the unacknowledged rows
+#         pending for the next notifier.
 #         When A reconnects it must receive every notification id, and the
 #         outbox must show all of them delivered.
 # e2e     the whole pipeline in a database of its own: ma-produce publishes
@@ -34,11 +37,17 @@
 #         (same sekvens) adds nothing, and the action's deadline reminders
 #         wait in the outbox. Needs PROC_BIN, PRODUCE_BIN, TOPICS_BIN and
 #         KAFKA_BOOTSTRAP_SERVERS.
+# process-log  acceptance: the real building-permit log (shared/data/
+#         wabo-receipt.csv, or MA_WABO_LOG) published as EXK through the whole
+#         pipeline; two consumers subscribed for two of its customers each
+#         receive exactly the notifying events that process_log_expected.py
+#         computes from the log, the mapping and the catalog. Same needs as
+#         e2e; skipped (77) when the log is absent.
 # shellcheck source=tests/integration/lib-ports.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../lib-ports.sh"
 set -euo pipefail
 
-mode="${1:?usage: notifier_test.sh basic | faults [EVENTS] | e2e}"
+mode="${1:?usage: notifier_test.sh basic | faults [EVENTS] | e2e | process-log}"
 events="${2:-300}"
 : "${NOTIFIER_BIN:?set NOTIFIER_BIN to the ma-notifier binary}"
 : "${MQTT_USERS_BIN:?set MQTT_USERS_BIN to the ma-mqtt-users binary}"
@@ -156,7 +165,7 @@ start_notifier() {
 		--mqtt.password="$(cat "$work/nt.pw")" --mqtt.client-id="nt$run" \
 		--migrations.dir="$MA_SCHEMA_DIR/sql" --metrics.port="$metrics_port" \
 		--notify.retry-initial=2s --notify.retry-max=5s \
-		--notify.poll-interval=500ms "$@" >>"$work/notifier.log" 2>&1 &
+		--notify.poll-interval=500ms --mqtt.message-expiry=1h "$@" >>"$work/notifier.log" 2>&1 &
 	notifier_pid=$!
 }
 
@@ -260,7 +269,7 @@ test_basic() {
 	jq -e --arg t "ma/v1/$ca/aviseringar/" 'select(.topic | startswith($t))' "$work/a.json" >/dev/null ||
 		fail "topic is not ma/v1/<consumer>/aviseringar/<subscription>"
 	jq -se 'all(.[]; .properties["content-type"] == "application/json"
-		and (.properties["message-expiry-interval"] > 0)
+		and (.properties["message-expiry-interval"] | . > 3500 and . <= 3600)
 		and (.properties["user-properties"] | keys
 		     == ["id", "source", "specversion", "time", "type"])
 		and .properties["user-properties"].specversion == "1.0")' "$work/a.json" >/dev/null ||
@@ -383,6 +392,47 @@ test_faults() {
 	[ "$(delivered)" = $((4 * per_wave)) ] || fail "only $(delivered) of $((4 * per_wave)) marked delivered"
 	kill -0 "$notifier_pid" || fail "ma-notifier did not survive the restarts"
 
+	log "SIGTERM while the broker does not answer: exit 0 within the drain timeout, nothing lost"
+	stop_notifier
+	start_notifier --notify.drain-timeout=1s
+	for ((i = 0; i < 100; i++)); do
+		curl -sf "http://127.0.0.1:$metrics_port/ready" >/dev/null 2>&1 && break
+		sleep 0.1
+	done
+	((i < 100)) || fail "the restarted ma-notifier is not ready after 10 s"
+	mosq_pid=$(tr -d ' \n' <"$MA_STATE_DIR/pids/mosquitto.pid")
+	kill -STOP "$mosq_pid"
+	for ((i = 1; i <= 20; i++)); do
+		apply "g$i" 1 "$kund_a" "cg$i" "nt$run.beslut" true "2026-11-01T10:00:00Z" >/dev/null
+	done
+	for ((i = 0; i < 50; i++)); do
+		claimed=$(sql "SELECT count(*) FROM notifier_notification WHERE consumer_id = '$ca' AND kundhandelse_id LIKE 'g%' AND attempts > 0")
+		[ "$claimed" -gt 0 ] && break
+		sleep 0.1
+	done
+	[ "$claimed" -gt 0 ] || { kill -CONT "$mosq_pid"; fail "nothing was published while the broker was stopped"; }
+	kill -TERM "$notifier_pid"
+	for ((i = 0; i < 100; i++)); do
+		kill -0 "$notifier_pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	if kill -0 "$notifier_pid" 2>/dev/null; then
+		kill -CONT "$mosq_pid"
+		fail "ma-notifier still runs 10 s after SIGTERM with a drain timeout of 1 s"
+	fi
+	wait "$notifier_pid" || { kill -CONT "$mosq_pid"; fail "ma-notifier exited $? after SIGTERM"; }
+	notifier_pid=""
+	kill -CONT "$mosq_pid"
+	rows=$(sql "SELECT count(*) FROM notifier_notification WHERE consumer_id = '$ca' AND kundhandelse_id LIKE 'g%' AND state = 'pending'")
+	[ "$rows" = 20 ] || fail "after SIGTERM without PUBACKs $rows of 20 rows are pending, expected all"
+	# Their leases (2 s) pass; the next notifier publishes them again.
+	start_notifier
+	for ((i = 0; i < 150; i++)); do
+		[ "$(delivered)" = $((4 * per_wave + 20)) ] && break
+		sleep 0.2
+	done
+	[ "$(delivered)" = $((4 * per_wave + 20)) ] || fail "only $(delivered) of $((4 * per_wave + 20)) marked delivered after the drain"
+
 	log "the offline consumer reconnects and receives everything"
 	subscribe "$ca" "persist-$ca" "$work/a.json" -c -x 3600 >/dev/null
 	wait_for "$work/a.json" "consumer_id = '$ca'" 60
@@ -462,8 +512,127 @@ JSONL
 	echo "PASS e2e"
 }
 
+# Acceptance test: the real building-permit log through the whole
+# pipeline. Two customers of the log are chosen by process_log_expected.py,
+# which also computes, from the log, the mapping and the catalog alone,
+# which of their events notify and their pseudonyms. Consumer A subscribes
+# for the first, B for the second, before the processor applies the log;
+# A must receive exactly its customer's notifying events (each under one
+# notification id, repeats allowed) and B exactly its own.
+test_process_log() {
+	local db url prefix i secret=notifier-wabo-secret-0123456789 seed="notif-$run"
+	local log_csv="${MA_WABO_LOG:-$repo_dir/../shared/data/wabo-receipt.csv}"
+	local mapping="$repo_dir/producers/mappings/wabo-receipt.json"
+	local catalog="$repo_dir/schemas/catalog.json" name kund
+	: "${PROC_BIN:?set PROC_BIN to the ma-processor binary}"
+	: "${PRODUCE_BIN:?set PRODUCE_BIN to the ma-produce binary}"
+	: "${TOPICS_BIN:?set TOPICS_BIN to the ma-topics binary}"
+	: "${KAFKA_BOOTSTRAP_SERVERS:?load the environment of scripts/stack.sh}"
+	if [ ! -f "$log_csv" ]; then
+		echo "SKIP: $log_csv is absent (set MA_WABO_LOG)"
+		exit 77
+	fi
+	db="notif_e2e_${run}"
+	psql "$DATABASE_URL" -qX -v ON_ERROR_STOP=1 -c "CREATE DATABASE $db"
+	e2e_admin_url=$DATABASE_URL
+	url="${DATABASE_URL%/*}/$db"
+	export DATABASE_URL="$url"
+	setup_accounts # also applies the migrations
+
+	log "expected notifications, from the log, the mapping and the catalog"
+	for name in a b; do
+		python3 "$(dirname "${BASH_SOURCE[0]}")/process_log_expected.py" "$log_csv" \
+			"$mapping" "$catalog" "$seed" "$secret" $([ "$name" = a ] && echo 0 || echo 1) \
+			>"$work/expected-$name.txt" || fail "process_log_expected.py failed"
+		awk '$1 == "event" { print $2 }' "$work/expected-$name.txt" | sort >"$work/expected-$name.ids"
+		kund=$(awk '$1 == "pseudonym" { print $2 }' "$work/expected-$name.txt")
+		log "customer $name: $(awk '$1 == "cases" { print $2 }' "$work/expected-$name.txt") cases, notifying events: $(awk '$1 == "event" { printf "%s (%s) ", $2, $4 }' "$work/expected-$name.txt")"
+		[ -s "$work/expected-$name.ids" ] || fail "customer $name has no notifying event"
+		sql "INSERT INTO notifier_subscription (consumer_id, kund_pseudonym, consent_reference)
+		     VALUES ('$([ "$name" = a ] && echo "$ca" || echo "$cb")', '$kund', 'acceptance')"
+	done
+	[ "$(awk '$1 == "event"' "$work/expected-a.txt" | wc -l)" -ge 2 ] ||
+		fail "the chosen customer has fewer than two notifying events"
+	[ "$(awk '$1 == "event" { print $4 }' "$work/expected-a.txt" | sort -u | wc -l)" -ge 2 ] ||
+		fail "the chosen customer's events have only one notification kind"
+
+	subscribe "$ca" "sub-$ca" "$work/a.json" >/dev/null
+	subscribe "$cb" "sub-$cb" "$work/b.json" >/dev/null
+	start_notifier
+	prefix="ma.n${run}."
+	"$TOPICS_BIN" --bootstrap-servers "$KAFKA_BOOTSTRAP_SERVERS" --catalog "$catalog" \
+		--topic-prefix "$prefix" EXK >/dev/null
+	"$PROC_BIN" --kafka.brokers="$KAFKA_BOOTSTRAP_SERVERS" --kafka.group="notif-wabo-$run" \
+		--kafka.topic-prefix="$prefix" --kafka.metadata-refresh=2s \
+		--database.url="$url" --schema.dir="$MA_SCHEMA_DIR" --catalog.path="$catalog" \
+		--migrations.dir="$MA_SCHEMA_DIR/sql" --pseudonym.secret="$secret" \
+		--dlq.partitions=1 --metrics.port=0 --retention.interval=0 \
+		>>"$work/processor.log" 2>&1 &
+	pids+=("$!")
+
+	log "publishing the log as EXK"
+	"$PRODUCE_BIN" --producer EXK --input "$log_csv" --mapping "$mapping" --seed "$seed" \
+		--catalog "$catalog" --schemas "$MA_SCHEMA_DIR" \
+		--bootstrap-servers "$KAFKA_BOOTSTRAP_SERVERS" --topic-prefix "$prefix" \
+		--pseudonym-secret "$secret" --progress never --summary-json "$work/summary.json" \
+		>>"$work/produce.log" 2>&1 || fail "ma-produce failed: $(tail -3 "$work/produce.log")"
+	published=$(jq -r '.published' "$work/summary.json")
+	[ "$published" -gt 0 ] || fail "ma-produce published nothing: $(cat "$work/summary.json")"
+	consumed() { sql "SELECT coalesce(sum(consumed_count), 0) FROM consumer_offsets"; }
+	for ((i = 0; i < 600; i++)); do
+		[ "$(consumed)" -ge "$published" ] && break
+		sleep 0.2
+	done
+	[ "$(consumed)" -ge "$published" ] ||
+		fail "ma-processor applied $(consumed) of $published records: $(tail -5 "$work/processor.log")"
+
+	log "each consumer receives exactly its customer's notifying events"
+	for name in a b; do
+		for ((i = 0; i < 150; i++)); do
+			jq -r '.payload | fromjson | .kundhandelseId' "$work/$name.json" 2>/dev/null |
+				sort -u >"$work/received-$name.ids"
+			cmp -s "$work/expected-$name.ids" "$work/received-$name.ids" && break
+			sleep 0.2
+		done
+		# Anything late or extra would show here.
+		sleep 1
+		jq -r '.payload | fromjson | .kundhandelseId' "$work/$name.json" | sort -u >"$work/received-$name.ids"
+		cmp -s "$work/expected-$name.ids" "$work/received-$name.ids" ||
+			fail "consumer $name: expected events and received differ:$(printf '\n')$(diff "$work/expected-$name.ids" "$work/received-$name.ids")"
+		# One notification id per event: a repeat must carry the same id.
+		[ "$(jq -r '.payload | fromjson | [.kundhandelseId, .notificationId] | @tsv' "$work/$name.json" | sort -u | wc -l)" = \
+			"$(wc -l <"$work/expected-$name.ids")" ] ||
+			fail "consumer $name: an event arrived under more than one notification id"
+		jq -se 'all(.[]; (.payload | fromjson) as $p
+			| .properties["user-properties"].id == $p.notificationId
+			and $p.kundhandelsetyp != null and $p.kind != null)' "$work/$name.json" >/dev/null ||
+			fail "consumer $name: payload and properties disagree"
+		# The kinds received are the catalog's kinds of the expected types.
+		diff <(awk '$1 == "event" { print $2, $3, $4 }' "$work/expected-$name.txt" | sort) \
+			<(jq -r '.payload | fromjson | "\(.kundhandelseId) \(.kundhandelsetyp) \(.kind)"' "$work/$name.json" | sort -u) ||
+			fail "consumer $name: event types or kinds differ from the catalog's"
+		log "consumer $name: $(wc -l <"$work/received-$name.ids") events in $(wc -l <"$work/$name.json") messages"
+	done
+	if grep -q "ma/v1/$cb/" "$work/a.json"; then fail "A received a message of B"; fi
+	if grep -q "ma/v1/$ca/" "$work/b.json"; then fail "B received a message of A"; fi
+	# Ids are derived from what is notified, so a replay after a restore
+	# repeats them: every outbox id is its derived id, and the received ids
+	# are exactly the outbox's.
+	[ "$(sql "SELECT count(*) FROM notifier_notification WHERE notification_id <>
+		notifier_notification_id(producent_organisationsnummer, kundhandelse_id,
+		sekvens, subscription_id, reminder_days)")" = 0 ] ||
+		fail "an outbox id is not derived from its notification"
+	diff <(sql "SELECT notification_id FROM notifier_notification WHERE reason = 'event'
+		AND consumer_id IN ('$ca', '$cb') ORDER BY 1") \
+		<(jq -r '.payload | fromjson | .notificationId' "$work/a.json" "$work/b.json" | sort -u) ||
+		fail "received notification ids differ from the outbox's"
+	stop_notifier
+	echo "PASS process-log"
+}
+
 case "$mode" in
 basic) test_basic ;;
+process-log) test_process_log ;;
 faults) test_faults ;;
 e2e) test_e2e ;;
 *) fail "unknown mode $mode" ;;

@@ -23,10 +23,10 @@ typedef enum ma_topic_action {
 /*
  * Makes sure topic exists with at least partitions partitions: creates it
  * (replication factor replication) or adds partitions, and then waits until
- * every partition has a leader.  Never removes partitions.  *partitions_out, if not NULL, receives the count afterwards
- * and *action_out what was done.  Errors: MA_ERR_KAFKA with the broker's
- * code in err->cause, MA_ERR_TIMEOUT when Kafka did not answer in time,
- * MA_ERR_INVALID for a bad name or count.
+ * every partition has a leader.  Never removes partitions.  *partitions_out, if
+ * not NULL, receives the count afterwards and *action_out what was done.
+ * Errors: MA_ERR_KAFKA with the broker's code in err->cause, MA_ERR_TIMEOUT
+ * when Kafka did not answer in time, MA_ERR_INVALID for a bad name or count.
  */
 ma_status_t ma_kafka_topic_ensure(const char *bootstrap_servers,
                                   const char *topic, int partitions,

@@ -204,6 +204,39 @@ PY
 [ "$(psql -X -At -v p="'$PSEUDO'" -v off=0 -v lim=1000 -d "$URL" -f "$TMP/query.sql" | wc -l)" -eq 50 ] ||
     { log "query.sql does not return 50 rows"; exit 1; }
 
+# The API's whole database work for one question, as one pgbench
+# transaction: the key, consumer and scope lookup of api_auth_consumer(),
+# the question's statement, and the audit row of api_audit_insert() with
+# the 50 disclosed [producent, kundhandelseId] pairs, committed before the
+# response as the API does.  The statements are copied from the sources.
+python3 - "$PSEUDO" "$TMP/query.sql" >"$TMP/txn.sql" <<'PY'
+import json, re, sys
+pseudo, query = sys.argv[1], open(sys.argv[2]).read().strip()
+def constant(path, anchor):
+    src = open(path).read()
+    m = re.search(re.escape(anchor) + r"\s*=\s*((?:\"(?:[^\"\\]|\\.)*\"\s*)+);", src)
+    return "".join(re.findall(r'"((?:[^"\\]|\\.)*)"', m.group(1)))
+auth = constant("api/src/api_auth.c", "static const char sql[]")
+audit = [c for c in re.findall(r'static const char sql\[\]\s*=\s*((?:"(?:[^"\\]|\\.)*"\s*)+);',
+                                 open("api/src/api_query.c").read())
+         if "INSERT INTO api_audit" in c][0]
+audit = "".join(re.findall(r'"((?:[^"\\]|\\.)*)"', audit))
+auth = auth.replace("$1", ":kid").replace("$2", "'fraga'")
+values = {1: "'bench-pgbench'", 2: "'/kundhandelseFragaSynkron'", 3: "'bench'",
+          4: ":kid", 5: ":p", 6: ":kunder", 7: ":question", 8: ":disclosed",
+          9: "'allowed'", 10: "200", 11: "NULL"}
+audit = re.sub(r"\$(\d+)", lambda m: values[int(m.group(1))], audit)
+print("BEGIN;")
+print(auth + ";")
+print(query)
+print(audit + ";")
+print("COMMIT;")
+PY
+KEY_ID=$(printf %s "$KEY" | cut -c5-20)
+KUNDER="[\"$PSEUDO\"]"
+QUESTION=$(python3 -c 'import json,sys; q=json.load(sys.stdin)["fraga"]; print(json.dumps(q, separators=(",", ":")))' <"$TMP/body.json")
+DISCLOSED=$(psql -X -At -d "$URL" -c "SELECT json_agg(json_build_array(producent_organisationsnummer, kundhandelse_id)) FROM kundhandelse WHERE kund_pseudonym = '$PSEUDO'")
+
 # Mode prepared plans per connection as the API's prepared statements do
 # (PostgreSQL still plans each execution while its generic plan costs
 # more); mode extended parses every execution.  Appends
@@ -220,6 +253,20 @@ pgbench_run() {
     echo "pgbench-$mode $tps $(python3 bench/api/pct.py "$TMP"/pgb.*)" >>"$TMP/results"
 }
 
+# The whole transaction of txn.sql, prepared; appends "pgbench-txn tps p50
+# p99" to results.
+pgbench_txn() {
+    log "pgbench: the API's whole transaction, -c$CONNS -j2 -M prepared"
+    rm -f "$TMP"/pgb.*
+    (cd "$TMP" && pgbench -n -M prepared -c "$CONNS" -j 2 -T "$DURATION" -l \
+        --log-prefix=pgb -D p="$PSEUDO" -D off=0 -D lim=1000 -D kid="$KEY_ID" \
+        -D kunder="$KUNDER" -D question="$QUESTION" -D disclosed="$DISCLOSED" \
+        -f txn.sql "$URL" >pgbench.txt 2>&1) || { cat "$TMP/pgbench.txt" >&2; exit 1; }
+    cat "$TMP/pgbench.txt" >&2
+    tps=$(awk '/^tps/ {printf "%.0f", $3}' "$TMP/pgbench.txt")
+    echo "pgbench-txn $tps $(python3 bench/api/pct.py "$TMP"/pgb.*)" >>"$TMP/results"
+}
+
 : >"$TMP/results"
 for run in $(seq "$RUNS"); do
     log "round $run of $RUNS"
@@ -227,6 +274,7 @@ for run in $(seq "$RUNS"); do
     [ -z "$BASELINE" ] || api_measure baseline "$BASELINE"
     pgbench_run prepared
     pgbench_run extended
+    pgbench_txn
     if [ -n "$PGDATA_DIR" ]; then
         echo "cpu-ma-api $(python3 bench/api/cpu.py "$BUILD/api/ma-api" "$PGDATA_DIR" "$KEY" "$TMP/body.json" 1000 "$TMP/sql")" >>"$TMP/results"
         [ -z "$BASELINE" ] ||
@@ -257,9 +305,12 @@ row_api ma-api "ma-api ($BUILD)"
 [ -z "$BASELINE" ] || row_api baseline "ma-api baseline ($BASELINE)"
 echo "| pgbench, the API's statement (-c$CONNS, -M prepared, as the API) | $(median pgbench-prepared 2) ($(values pgbench-prepared 2)) | $(median pgbench-prepared 3) | $(median pgbench-prepared 4) |"
 echo "| pgbench, the same (-c$CONNS, -M extended) | $(median pgbench-extended 2) ($(values pgbench-extended 2)) | $(median pgbench-extended 3) | $(median pgbench-extended 4) |"
+echo "| pgbench, the API's whole transaction: key lookup, the statement, audit insert, commit (-c$CONNS, -M prepared) | $(median pgbench-txn 2) ($(values pgbench-txn 2)) | $(median pgbench-txn 3) | $(median pgbench-txn 4) |"
 echo
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a / b}'; }
-echo "ma-api / pgbench -M prepared rate: $(ratio "$(median ma-api 2)" "$(median pgbench-prepared 2)") (goal >= 0.5); p99 at half rate: $(median ma-api 8) ms (goal <= 10 ms)"
+echo "ma-api / pgbench of the API's whole transaction: $(ratio "$(median ma-api 2)" "$(median pgbench-txn 2)") (goal >= 0.5); p99 at half rate: $(median ma-api 8) ms (goal <= 10 ms)"
+echo
+echo "ma-api / pgbench of the statement alone (-M prepared, no audit row or commit): $(ratio "$(median ma-api 2)" "$(median pgbench-prepared 2)")"
 if [ -n "$BASELINE" ]; then
     echo "baseline / pgbench -M prepared rate: $(ratio "$(median baseline 2)" "$(median pgbench-prepared 2)"); p99 at half rate: $(median baseline 8) ms"
 fi

@@ -1,40 +1,52 @@
 #!/usr/bin/env bash
-# Processor benchmark: one backlog of COUNT records, measured five ways in
+# Processor benchmark: one backlog of COUNT records, drained several ways in
 # one run, printed as a Markdown table for docs/benchmarks.md.
 #
-# Usage: bench/processor/run.sh [COUNT] [SUBSET]
-#   COUNT   records published and drained (default 200000)
-#   SUBSET  records drained by the slow variants (default 20000)
+# Usage: bench/processor/run.sh [BUILD_DIR] [COUNT] [SUBSET]
+#   BUILD_DIR  build with ma-processor (default $MA_BUILD_DIR, else build);
+#              a relative path is taken from the repository root
+#   COUNT      records published and drained (default 200000)
+#   SUBSET     records drained by the slow variants (default 20000)
 #
 # 1. publish COUNT records (bench_processor_publish) to two producer topics
 #    of 6 partitions each, created with ma-topics;
-# 2. processor: ma-processor (set-based batches) drains the backlog into an
-#    empty database, under /usr/bin/time -v for its peak resident memory;
-# 3. COPY: the tables the processor wrote are exported with COPY TO and
+# 2. processor: ma-processor (set-based batches, COPY into the staging
+#    table) drains the backlog into an empty database, under /usr/bin/time
+#    -v for its peak resident memory, with its resident memory sampled at
+#    each poll;
+# 3. the same with database.synchronous-commit=false;
+# 4. optionally an older build (BENCH_BEFORE_BIN, with its migrations in
+#    BENCH_BEFORE_MIGRATIONS) on the same backlog;
+# 5. COPY: the tables the processor wrote are exported with COPY TO and
 #    loaded with COPY FROM into an empty database in one transaction;
-# 4. raw consumption: kcat reads both topics from the beginning to the end
+# 6. raw consumption: kcat reads both topics from the beginning to the end
 #    into /dev/null, the two topics at the same time;
-# 5. per-record: ma-processor with batch.apply=record (one statement per
-#    record, batches of 500: the design before set-based batches), SUBSET
-#    records;
-# 6. naive: ma-processor with batch.apply=record and batch.max=1, so one
+# 7. per-record: ma-processor with batch.apply=record (one statement per
+#    record, batches of 500), SUBSET records;
+# 8. naive: ma-processor with batch.apply=record and batch.max=1, so one
 #    function call and one COMMIT per event, SUBSET records.
 # Rates are records committed per second between the first poll of
 # consumer_offsets (every 0.2 s) that sees a commit and the one that sees
 # the target, counting only the records committed in between (start-up,
 # group join and the first batch are left out); the processor's rate from
-# its start is printed too.
+# its start is printed too.  BENCH_BATCH_MAX sets batch.max (default 2000).
 #
 # Needs KAFKA_BOOTSTRAP_SERVERS and DATABASE_URL (eval "$(scripts/stack.sh
-# env)"), kcat, psql and a build (MA_BUILD_DIR, default build). Creates
-# topics with a fresh prefix and databases bench_proc_*, which it drops at
-# the end (the topics stay; delete them or let retention remove them).
+# env)"), kcat, psql and a build.  Creates topics with a fresh prefix and
+# databases bench_proc_*, which it drops at the end (the topics stay; delete
+# them or let retention remove them).
 set -euo pipefail
 
-count="${1:-200000}"
-subset="${2:-20000}"
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 build="${MA_BUILD_DIR:-$repo/build}"
+case "${1:-}" in
+'' | *[!0-9]*)
+	[ -n "${1:-}" ] && build="$1" && shift
+	;;
+esac
+case "$build" in /*) ;; *) build="$repo/$build" ;; esac
+count="${1:-200000}"
+subset="${2:-20000}"
 : "${KAFKA_BOOTSTRAP_SERVERS:?set it: eval \"\$(scripts/stack.sh env)\"}"
 : "${DATABASE_URL:?set it: eval \"\$(scripts/stack.sh env)\"}"
 proc_bin="$build/processors/ma-processor"
@@ -94,11 +106,12 @@ secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
 # committed between the two), and leaves /usr/bin/time's report in
 # $work/LOGNAME.time.
 drain() {
-	local url="$1" target="$2" name="$3" n pid
+	local url="$1" target="$2" name="$3" n pid child rss quarter=1
 	shift 3
 	drain_start=$(now)
 	drain_first=""
-	/usr/bin/time -v -o "$work/$name.time" "$proc_bin" \
+	drain_rss=""
+	/usr/bin/time -v -o "$work/$name.time" "${drain_bin:-$proc_bin}" \
 		--kafka.brokers="$KAFKA_BOOTSTRAP_SERVERS" --kafka.group="bench-$name" \
 		--kafka.topic-prefix="$prefix" --database.url="$url" \
 		--catalog.path="$catalog" --metrics.port=0 --retention.interval=0 \
@@ -111,13 +124,23 @@ drain() {
 			drain_first=$(now)
 			drain_first_n=$n
 		fi
+		# Resident memory when a quarter, a half, three quarters of the
+		# backlog are committed.
+		while [ "$quarter" -le 3 ] && [ "$n" -ge $((target * quarter / 4)) ]; do
+			child=$(pgrep -P "$pid" | head -1)
+			rss=$(awk '/^VmRSS/ { printf "%.0f", $2 / 1024 }' "/proc/$child/status" 2>/dev/null || true)
+			drain_rss="$drain_rss${drain_rss:+ / }${rss:-?}"
+			quarter=$((quarter + 1))
+		done
 		[ "$n" -ge "$target" ] && break
 		kill -0 "$pid" 2>/dev/null || { echo "run.sh: ma-processor ($name) exited; see below" >&2; tail -5 "$work/$name.log" >&2; exit 1; }
 		sleep 0.2
 	done
 	drain_end=$(now)
 	drain_count=$((n - drain_first_n))
+	drain_pg_cpu=$(backend_cpu "$url")
 	# $pid is /usr/bin/time; it reports once its child has exited.
+	drain_stop_start=$(now)
 	kill -TERM $(pgrep -P "$pid") 2>/dev/null || true
 	for n in $(seq 1 300); do
 		kill -0 "$pid" 2>/dev/null || break
@@ -128,6 +151,24 @@ drain() {
 		kill -KILL $(pgrep -P "$pid") 2>/dev/null || true
 	fi
 	wait "$pid" || true
+	drain_stop_secs=$(secs "$drain_stop_start" "$(now)")
+}
+
+# backend_cpu URL: CPU seconds (user + system) used so far by the other
+# sessions of URL's database, from /proc (the stack runs on this machine);
+# "n/a" when /proc has none of them.
+backend_cpu() {
+	local pid ticks=0 found=0 t
+	for pid in $(sql "$1" "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"); do
+		t=$(awk '{ print $14 + $15 }' "/proc/$pid/stat" 2>/dev/null) || continue
+		ticks=$((ticks + t))
+		found=1
+	done
+	if [ "$found" = 1 ]; then
+		awk -v t="$ticks" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.1f", t / hz }'
+	else
+		echo "n/a"
+	fi
 }
 
 cpu_secs() {
@@ -161,12 +202,40 @@ proc_rate=$(rate "$drain_count" "$proc_secs")
 proc_total_rate=$(rate "$count" "$proc_total_secs")
 proc_rss=$(peak_rss_mib "$work/set.time")
 proc_cpu=$(cpu_secs "$work/set.time")
+proc_rss_quarters=$drain_rss
+proc_pg_cpu=$drain_pg_cpu
+proc_stop_secs=$drain_stop_secs
 rows=$(sql "$url" "SELECT (SELECT count(*) FROM kundhandelse) || ' kundhandelse, ' ||
 	(SELECT count(*) FROM arende) || ' arende, ' || (SELECT count(*) FROM kund_index) ||
 	' kund_index'")
 log "processor: $proc_rate records/s ($proc_secs s), peak RSS $proc_rss MiB; $rows"
 
-# 3. COPY of the same rows into empty tables.
+# 3. The same without synchronous commit.
+new_db "bench_proc_async_${id}"
+async_url=$(db_url "bench_proc_async_${id}")
+log "processor, synchronous commit off, draining $count records"
+drain "$async_url" "$count" async --batch.max="${BENCH_BATCH_MAX:-2000}" --batch.linger=200ms \
+	--database.synchronous-commit=false
+async_secs=$(secs "$drain_first" "$drain_end")
+async_n=$drain_count
+async_rate=$(rate "$drain_count" "$async_secs")
+log "processor, synchronous commit off: $async_rate records/s ($async_secs s)"
+
+# 4. An older build on the same backlog, for before/after figures.
+before_row=""
+if [ -n "${BENCH_BEFORE_BIN:-}" ]; then
+	new_db "bench_proc_before_${id}"
+	before_url=$(db_url "bench_proc_before_${id}")
+	log "older build $BENCH_BEFORE_BIN draining $count records"
+	drain_bin="$BENCH_BEFORE_BIN" drain "$before_url" "$count" before \
+		--batch.max="${BENCH_BATCH_MAX:-2000}" --batch.linger=200ms \
+		--migrations.dir="${BENCH_BEFORE_MIGRATIONS:?set it with BENCH_BEFORE_BIN}"
+	before_rate=$(rate "$drain_count" "$(secs "$drain_first" "$drain_end")")
+	before_row="| older build (BENCH_BEFORE_BIN), batch.max=${BENCH_BATCH_MAX:-2000}, first to last commit | $drain_count | $(secs "$drain_first" "$drain_end") | $before_rate |"
+	log "older build: $before_rate records/s"
+fi
+
+# 5. COPY of the same rows into empty tables.
 tables="kundhandelse kundhandelse_version arende kund_index consumer_offsets"
 for t in $tables; do
 	psql -X -q -v ON_ERROR_STOP=1 "$url" -c "\\copy $t TO '$work/$t.copy'"
@@ -176,18 +245,23 @@ copy_url=$(db_url "bench_proc_copy_${id}")
 "$proc_bin" --retention.once --database.url="$copy_url" --catalog.path="$catalog" \
 	--metrics.port=0 >"$work/copy-migrate.log" 2>&1
 {
+	echo "SELECT pg_backend_pid() AS backend_pid \\gset"
+	echo "\\setenv MA_BENCH_BACKEND :backend_pid"
 	echo "BEGIN;"
 	for t in $tables; do echo "\\copy $t FROM '$work/$t.copy'"; done
 	echo "COMMIT;"
+	# The backend's CPU seconds, read before the session ends.
+	echo "\\! awk -v hz=\"\$(getconf CLK_TCK)\" '{ printf \"%.1f\", (\$14 + \$15) / hz }' /proc/\$MA_BENCH_BACKEND/stat >'$work/copy.cpu' 2>/dev/null || echo n/a >'$work/copy.cpu'"
 } >"$work/copy.sql"
 t0=$(now)
 psql -X -q -v ON_ERROR_STOP=1 "$copy_url" -f "$work/copy.sql"
 t1=$(now)
 copy_secs=$(secs "$t0" "$t1")
 copy_rate=$(rate "$count" "$copy_secs")
+copy_pg_cpu=$(cat "$work/copy.cpu" 2>/dev/null || echo n/a)
 log "COPY FROM: $copy_rate records/s ($copy_secs s)"
 
-# 4. Raw consumption with kcat, both topics at once.
+# 6. Raw consumption with kcat, both topics at once.
 t0=$(now)
 kcat -C -b "$KAFKA_BOOTSTRAP_SERVERS" -t "${prefix}kundhandelser.tsta" -o beginning -e -q >/dev/null &
 k1=$!
@@ -199,7 +273,7 @@ kcat_secs=$(secs "$t0" "$t1")
 kcat_rate=$(rate "$count" "$kcat_secs")
 log "kcat: $kcat_rate records/s ($kcat_secs s)"
 
-# 5. One statement per record, batches of 500 (the design before).
+# 7. One statement per record, batches of 500 (the design before).
 new_db "bench_proc_rec_${id}"
 rec_url=$(db_url "bench_proc_rec_${id}")
 log "per-record batches draining $subset records"
@@ -209,7 +283,7 @@ rec_n=$drain_count
 rec_rate=$(rate "$drain_count" "$rec_secs")
 log "per-record: $rec_rate records/s"
 
-# 6. Naive: one call and one COMMIT per event.
+# 8. Naive: one call and one COMMIT per event.
 new_db "bench_proc_naive_${id}"
 naive_url=$(db_url "bench_proc_naive_${id}")
 log "naive (batch.max=1) draining $subset records"
@@ -217,6 +291,7 @@ drain "$naive_url" "$subset" naive --batch.apply=record --batch.max=1 --batch.li
 naive_secs=$(secs "$drain_first" "$drain_end")
 naive_n=$drain_count
 naive_rate=$(rate "$drain_count" "$naive_secs")
+naive_stop_secs=$drain_stop_secs
 log "naive: $naive_rate records/s"
 
 lower=$copy_rate
@@ -226,15 +301,23 @@ cat <<EOF
 | --- | ---: | ---: | ---: |
 | ma-processor, set-based batches (batch.max=${BENCH_BATCH_MAX:-2000}), first to last commit | $proc_n | $proc_secs | $proc_rate |
 | ma-processor, same run, from process start | $count | $proc_total_secs | $proc_total_rate |
+| ma-processor, database.synchronous-commit=false, first to last commit | $async_n | $async_secs | $async_rate |
+EOF
+[ -z "$before_row" ] || echo "$before_row"
+cat <<EOF
 | COPY FROM of the processor's rows into empty tables (one transaction) | $count | $copy_secs | $copy_rate |
 | kcat, raw consumption of both topics to /dev/null | $count | $kcat_secs | $kcat_rate |
 | ma-processor, one statement per record (batch.apply=record, batch.max=500) | $rec_n | $rec_secs | $rec_rate |
 | naive: one call and one COMMIT per event (batch.apply=record, batch.max=1) | $naive_n | $naive_secs | $naive_rate |
 
 - rows written: $rows
-- peak resident memory of ma-processor draining the backlog: $proc_rss MiB
+- peak resident memory of ma-processor draining the backlog: $proc_rss MiB; at a quarter / half / three quarters of it: $proc_rss_quarters MiB
+- time from SIGTERM to exit: $proc_stop_secs s (set-based run), $naive_stop_secs s (naive run, batch.max=1)
 - CPU time of ma-processor itself (user + system) in that run: $proc_cpu s of $proc_total_secs s
+- CPU time of its PostgreSQL backend (migrations and start-up included): $proc_pg_cpu s; of the COPY backend: $copy_pg_cpu s
+- CPU-time ratio, COPY backend / (processor + its backend), what the rates would approach with a core each and nothing else running: $(awk -v c="$copy_pg_cpu" -v p="$proc_cpu" -v g="$proc_pg_cpu" 'BEGIN { if (c + 0 > 0 && g + 0 > 0) printf "%.2f", c / (p + g); else printf "n/a" }')
 - processor / min(COPY, kcat): $(awk -v a="$proc_rate" -v b="$lower" 'BEGIN { if (b > 0) printf "%.2f", a / b; else printf "n/a" }') (goal >= 0.7)
+- processor with synchronous commit off / min(COPY, kcat): $(awk -v a="$async_rate" -v b="$lower" 'BEGIN { if (b > 0) printf "%.2f", a / b; else printf "n/a" }')
 - processor / naive: $(awk -v a="$proc_rate" -v b="$naive_rate" 'BEGIN { if (b > 0) printf "%.1f", a / b; else printf "n/a" }') x (goal >= 10)
 - processor / per-record batches: $(awk -v a="$proc_rate" -v b="$rec_rate" 'BEGIN { if (b > 0) printf "%.1f", a / b; else printf "n/a" }') x
 EOF

@@ -4,15 +4,17 @@
  * partitions' offsets, after the batch's dead letters are delivered.
  *
  * Order inside the transaction:
- *   1. lock each partition's consumer_offsets row and check that it still
- *      contains the offset this instance expects (else another member has
- *      moved on: the batch is dropped and the partitions rewound);
- *   2. per record: classify, then stage it for ma_apply_batch() (or, with
- *      batch.apply=record or after PostgreSQL refused the set-based
+ *   1. lock the consumer_offsets rows of the batch's partitions and check
+ *      that each still contains the offset this instance expects (else
+ *      another member has moved on: the batch is dropped and the
+ *      partitions rewound);
+ *   2. per record: classify, then stage it as a COPY row (proc_copy.c) (or,
+ *      with batch.apply=record or after PostgreSQL refused the set-based
  *      statement, apply it with its own statement), or queue its dead
  *      letter and insert its rejected_events row;
- *   2b. apply the staged records with one ma_apply_batch() call, which
- *      gives what applying them one by one in batch order would;
+ *   2b. load the staged rows with COPY and apply them with one
+ *      ma_apply_staged() call, which gives what applying them one by one
+ *      in batch order would;
  *   3. wait for every dead letter's delivery report;
  *   4. advance the offsets and counters; COMMIT.
  * A crash before COMMIT leaves nothing in PostgreSQL, and the records are
@@ -51,11 +53,10 @@ typedef struct proc_attempt {
         uint64_t rejected[PROC_REASON_COUNT];
         bool fenced;       /* an offset row did not match: rewind */
         long failed_index; /* record PostgreSQL rejected, or -1 */
-        /* Set-based mode: accepted records staged for ma_apply_batch();
+        /* Set-based mode: accepted records staged for ma_apply_staged();
          * per_record applies each record with its own statement instead,
          * which is how a record PostgreSQL refuses is found. */
         bool per_record;
-        json_t *staged;
 } proc_attempt_t;
 
 ma_status_t proc_batch_add(proc_t *proc, rd_kafka_message_t *message,
@@ -131,6 +132,175 @@ proc_attempt_part(proc_attempt_t *attempt, const char *topic, int32_t partition)
         return NULL;
 }
 
+static ma_status_t proc_array_append(ma_buf_t *buf, const char *text);
+
+/* Adds text as the next element of the array literal in buf. */
+static ma_status_t proc_list_add(ma_buf_t *buf, const char *text)
+{
+        bool first = buf->len == 0;
+
+        /* The empty element reserves room; it becomes the separator. */
+        if (proc_array_append(buf, "") != MA_OK)
+                return MA_ERR_NOMEM;
+        buf->len -= 2;
+        buf->data[buf->len++] = first ? '{' : ',';
+        return proc_array_append(buf, text);
+}
+
+/* Closes the array literal in buf ("{}" when empty) and adds a NUL. */
+static ma_status_t proc_list_end(ma_buf_t *buf)
+{
+        bool empty = buf->len == 0;
+
+        if (proc_array_append(buf, "") != MA_OK)
+                return MA_ERR_NOMEM;
+        buf->len -= 2;
+        if (empty)
+                buf->data[buf->len++] = '{';
+        buf->data[buf->len++] = '}';
+        buf->data[buf->len] = '\0';
+        return MA_OK;
+}
+
+/* Array literals of a batch's partitions and their counters. */
+enum {
+        PROC_LIST_TOPIC = 0,
+        PROC_LIST_PARTITION,
+        PROC_LIST_LAST_OFFSET,
+        PROC_LIST_CONSUMED,
+        PROC_LIST_APPLIED,
+        PROC_LIST_STALE,
+        PROC_LIST_REJECTED,
+        PROC_LIST_COUNT
+};
+
+/*
+ * Builds the array literals of the attempt's partitions, of those with
+ * consumed records unless every_part.  Returns how many partitions are
+ * listed, or -1 when out of memory.
+ */
+static long proc_offsets_lists(const proc_attempt_t *attempt, bool every_part,
+                               ma_buf_t lists[PROC_LIST_COUNT])
+{
+        size_t i;
+        long listed = 0;
+        int c;
+
+        for (i = 0; i < attempt->part_count; i++) {
+                const proc_part_stats_t *s = &attempt->parts[i];
+                int64_t values[PROC_LIST_COUNT] = {
+                        0,          s->partition, s->last_offset, s->consumed,
+                        s->applied, s->stale,     s->rejected};
+                char number[24];
+
+                if (!every_part && s->consumed == 0)
+                        continue;
+                if (proc_list_add(&lists[PROC_LIST_TOPIC], s->topic) != MA_OK)
+                        return -1;
+                for (c = PROC_LIST_PARTITION; c < PROC_LIST_COUNT; c++) {
+                        snprintf(number, sizeof(number), "%" PRId64, values[c]);
+                        if (proc_list_add(&lists[c], number) != MA_OK)
+                                return -1;
+                }
+                listed++;
+        }
+        for (c = 0; c < PROC_LIST_COUNT; c++)
+                if (proc_list_end(&lists[c]) != MA_OK)
+                        return -1;
+        return listed;
+}
+
+static void proc_offsets_lists_free(ma_buf_t lists[PROC_LIST_COUNT])
+{
+        int c;
+
+        for (c = 0; c < PROC_LIST_COUNT; c++)
+                ma_buf_free(&lists[c]);
+}
+
+/*
+ * Creates the missing offset rows of the attempt's partitions and locks
+ * them all with two statements, in (topic, partition) order so that two
+ * instances lock in the same order, and checks each against the offset
+ * this instance last committed.
+ */
+static ma_status_t
+proc_batch_check_offsets(proc_t *proc, proc_attempt_t *attempt, ma_error_t *err)
+{
+        ma_buf_t lists[PROC_LIST_COUNT] = {{0}};
+        const char *v[3];
+        PGresult *result = NULL;
+        ma_status_t status;
+        int row;
+
+        if (proc_offsets_lists(attempt, true, lists) < 0) {
+                proc_offsets_lists_free(lists);
+                return ma_error_set(err, MA_ERR_NOMEM, NULL,
+                                    "could not list the batch's partitions");
+        }
+        v[0] = proc->settings.group_id;
+        v[1] = (const char *)lists[PROC_LIST_TOPIC].data;
+        v[2] = (const char *)lists[PROC_LIST_PARTITION].data;
+        status = proc_sql(proc,
+                          "INSERT INTO consumer_offsets (consumer_group, "
+                          "topic, kafka_partition, last_offset) SELECT $1, "
+                          "t, p, -1 FROM unnest($2::text[], $3::integer[]) "
+                          "AS u(t, p) ON CONFLICT DO NOTHING",
+                          3, v, NULL, NULL, PGRES_COMMAND_OK, NULL,
+                          "could not create offset rows", err);
+        if (status == MA_OK)
+                status = proc_sql(
+                        proc,
+                        "SELECT c.topic, c.kafka_partition, c.last_offset "
+                        "FROM consumer_offsets c JOIN unnest($2::text[], "
+                        "$3::integer[]) AS u(t, p) ON c.topic = u.t AND "
+                        "c.kafka_partition = u.p WHERE c.consumer_group = $1 "
+                        "ORDER BY c.topic, c.kafka_partition FOR UPDATE OF c",
+                        3, v, NULL, NULL, PGRES_TUPLES_OK, &result,
+                        "could not lock offset rows", err);
+        proc_offsets_lists_free(lists);
+        if (status != MA_OK)
+                return status;
+        if ((size_t)PQntuples(result) != attempt->part_count) {
+                PQclear(result);
+                return ma_error_set(err, MA_ERR_PG, NULL,
+                                    "locked %d offset rows for %zu "
+                                    "partitions",
+                                    PQntuples(result), attempt->part_count);
+        }
+        for (row = 0; row < PQntuples(result); row++) {
+                proc_part_stats_t *stats = proc_attempt_part(
+                        attempt, PQgetvalue(result, row, 0),
+                        (int32_t)strtol(PQgetvalue(result, row, 1), NULL, 10));
+                const proc_partition_t *owned;
+                int64_t db_last = strtoll(PQgetvalue(result, row, 2), NULL, 10);
+
+                if (stats == NULL) {
+                        PQclear(result);
+                        return ma_error_set(err, MA_ERR_INTERNAL, NULL,
+                                            "locked an offset row of a "
+                                            "partition not in the batch");
+                }
+                owned = proc_partition_find(proc, stats->topic,
+                                            stats->partition);
+                if (db_last != owned->last_offset) {
+                        attempt->fenced = true;
+                        status = ma_error_set(
+                                err, MA_ERR_STATE, NULL,
+                                "offset of %s/%d in PostgreSQL is %" PRId64
+                                ", expected %" PRId64
+                                "; another consumer committed it",
+                                stats->topic, (int)stats->partition, db_last,
+                                owned->last_offset);
+                        PQclear(result);
+                        return status;
+                }
+                stats->last_offset = db_last;
+        }
+        PQclear(result);
+        return MA_OK;
+}
+
 /*
  * Collects the batch's partitions, locks their offset rows and checks them
  * against the offsets this instance recorded.  Records at or below the
@@ -152,57 +322,15 @@ proc_batch_lock_offsets(proc_t *proc, proc_attempt_t *attempt, ma_error_t *err)
                 attempt->parts[attempt->part_count].partition = partition;
                 attempt->parts[attempt->part_count].last_offset = -1;
                 attempt->part_count++;
-        }
-        for (i = 0; i < attempt->part_count; i++) {
-                proc_part_stats_t *stats = &attempt->parts[i];
-                const proc_partition_t *owned = proc_partition_find(
-                        proc, stats->topic, stats->partition);
-                char partition[16];
-                const char *values[3];
-                PGresult *result = NULL;
-                int64_t db_last;
-
-                if (owned == NULL) {
+                if (proc_partition_find(proc, topic, partition) == NULL) {
                         attempt->fenced = true;
                         return ma_error_set(err, MA_ERR_STATE, NULL,
                                             "record from partition %s/%d that "
                                             "this instance does not own",
-                                            stats->topic,
-                                            (int)stats->partition);
+                                            topic, (int)partition);
                 }
-                snprintf(partition, sizeof(partition), "%d",
-                         (int)stats->partition);
-                values[0] = proc->settings.group_id;
-                values[1] = stats->topic;
-                values[2] = partition;
-                if (proc_sql(proc,
-                             "INSERT INTO consumer_offsets (consumer_group, "
-                             "topic, kafka_partition, last_offset) VALUES "
-                             "($1, $2, $3, -1) ON CONFLICT DO NOTHING",
-                             3, values, NULL, NULL, PGRES_COMMAND_OK, NULL,
-                             "could not create offset row", err) != MA_OK ||
-                    proc_sql(proc,
-                             "SELECT last_offset FROM consumer_offsets WHERE "
-                             "consumer_group = $1 AND topic = $2 AND "
-                             "kafka_partition = $3 FOR UPDATE",
-                             3, values, NULL, NULL, PGRES_TUPLES_OK, &result,
-                             "could not lock offset row", err) != MA_OK)
-                        return MA_ERR_PG;
-                db_last = strtoll(PQgetvalue(result, 0, 0), NULL, 10);
-                PQclear(result);
-                if (db_last != owned->last_offset) {
-                        attempt->fenced = true;
-                        return ma_error_set(
-                                err, MA_ERR_STATE, NULL,
-                                "offset of %s/%d in PostgreSQL is %" PRId64
-                                ", expected %" PRId64
-                                "; another consumer committed it",
-                                stats->topic, (int)stats->partition, db_last,
-                                owned->last_offset);
-                }
-                stats->last_offset = db_last;
         }
-        return MA_OK;
+        return proc_batch_check_offsets(proc, attempt, err);
 }
 
 /* ---- Applying one accepted record ---- */
@@ -356,130 +484,29 @@ static ma_status_t proc_apply_retract(proc_t *proc, const ma_event_t *event,
         return MA_OK;
 }
 
-/* Text of a date, or JSON null. */
-static json_t *proc_json_date(int32_t date)
-{
-        char text[16];
-
-        if (date == MA_DATE_NONE)
-                return json_null();
-        ma_date_format(date, text, sizeof(text));
-        return json_string(text);
-}
-
-static json_t *proc_json_text(const char *text)
-{
-        return text != NULL ? json_string(text) : json_null();
-}
-
 /*
- * Appends the record as one element of ma_apply_batch()'s input.  ord is
+ * Appends the record as one row of the staging table ma_batch_in.  ord is
  * its index in the batch, so the outcomes can be matched back.
  */
-static ma_status_t proc_stage_record(proc_t *proc, proc_attempt_t *attempt,
-                                     size_t ord,
+static ma_status_t proc_stage_record(proc_t *proc, size_t ord,
                                      const rd_kafka_message_t *message,
                                      const ma_event_t *event, ma_error_t *err)
 {
         char kund[MA_PSEUDONYM_HEX_LEN + 1];
-        char tidpunkt[40];
-        json_t *o = json_object(), *taggar;
-        size_t i;
-        int bad = 0;
 
-        if (o == NULL)
-                return ma_error_set(err, MA_ERR_NOMEM, NULL,
-                                    "could not stage record: out of memory");
-        bad |= json_object_set_new(o, "ord", json_integer((json_int_t)ord));
-        bad |= json_object_set_new(
-                o, "kind",
-                json_string(event->kind == MA_EVENT_PUBLISH ? "p" : "r"));
-        bad |= json_object_set_new(
-                o, "org", json_string(event->producent_organisationsnummer));
-        bad |= json_object_set_new(o, "id",
-                                   json_string(event->kundhandelse_id));
-        bad |= json_object_set_new(o, "sekvens",
-                                   json_integer((json_int_t)event->sekvens));
-        if (event->kind != MA_EVENT_PUBLISH)
-                goto done;
-        if (event->part.has_kund) {
+        kund[0] = '\0';
+        if (event->kind == MA_EVENT_PUBLISH && event->part.has_kund) {
                 ma_status_t status = ma_pseudonym_customer(
                         proc->pseudonym_key, event->part.kund_typ,
                         event->part.kund_identifierare,
                         event->part.kund_tillagg, kund);
 
-                if (status != MA_OK) {
-                        json_decref(o);
+                if (status != MA_OK)
                         return ma_error_set(err, status, NULL,
                                             "could not compute the customer "
                                             "pseudonym");
-                }
-                bad |= json_object_set_new(o, "kund", json_string(kund));
-                bad |= json_object_set_new(
-                        o, "kund_typ",
-                        json_string(ma_kund_typ_name(event->part.kund_typ)));
         }
-        if (event->part.has_arende) {
-                bad |= json_object_set_new(o, "arende_typ",
-                                           json_string(ma_arende_typ_name(
-                                                   event->part.arende_typ)));
-                bad |= json_object_set_new(
-                        o, "arende_id",
-                        json_string(event->part.arende_identifierare));
-        }
-        ma_instant_format(&event->tidpunkt, tidpunkt, sizeof(tidpunkt));
-        taggar = json_array();
-        for (i = 0; taggar != NULL && i < event->taggar_count; i++)
-                bad |= json_array_append_new(taggar,
-                                             json_string(event->taggar[i]));
-        bad |= json_object_set_new(o, "producent",
-                                   proc_json_text(event->producent));
-        bad |= json_object_set_new(o, "rubrik", proc_json_text(event->rubrik));
-        bad |= json_object_set_new(o, "beskrivning",
-                                   proc_json_text(event->beskrivning));
-        bad |= json_object_set_new(
-                o, "sprak", json_string(event->sprak ? event->sprak : "sv"));
-        bad |= json_object_set_new(o, "typ",
-                                   proc_json_text(event->kundhandelse_typ));
-        bad |= json_object_set_new(
-                o, "kraver",
-                json_boolean(event->producentarendet_kraver_kundatgard));
-        bad |= json_object_set_new(o, "klart",
-                                   json_boolean(event->producentarendet_klart));
-        bad |= json_object_set_new(
-                o, "version",
-                json_string(event->version ? event->version : "6.1"));
-        bad |= json_object_set_new(o, "tidpunkt", json_string(tidpunkt));
-        bad |= json_object_set_new(
-                o, "offset_min",
-                json_integer((json_int_t)event->tidpunkt.offset_min));
-        bad |= json_object_set_new(o, "taggar", taggar);
-        bad |= json_object_set_new(o, "utokad",
-                                   proc_json_text(event->utokad_information));
-        bad |= json_object_set_new(o, "referenser",
-                                   proc_json_text(event->referenser));
-        bad |= json_object_set_new(o, "giltig_till",
-                                   proc_json_date(event->giltig_till));
-        bad |= json_object_set_new(o, "atgard_senast",
-                                   proc_json_date(event->atgard_senast));
-        bad |= json_object_set_new(o, "referens",
-                                   proc_json_text(event->kundhandelsereferens));
-        bad |= json_object_set_new(
-                o, "topic", json_string(rd_kafka_topic_name(message->rkt)));
-        bad |= json_object_set_new(
-                o, "part", json_integer((json_int_t)message->partition));
-        bad |= json_object_set_new(o, "koff",
-                                   json_integer((json_int_t)message->offset));
-done:
-        /* jansson returns -1 for a NULL value (out of memory) or text that
-         * is not UTF-8, which the codec has already ruled out. */
-        if (bad || json_array_append_new(attempt->staged, o) != 0) {
-                if (!bad)
-                        json_decref(o);
-                return ma_error_set(err, MA_ERR_NOMEM, NULL,
-                                    "could not stage record: out of memory");
-        }
-        return MA_OK;
+        return proc_copy_record(&proc->copy, ord, message, event, kund, err);
 }
 
 static void proc_count_outcome(proc_attempt_t *attempt,
@@ -664,8 +691,7 @@ static ma_status_t proc_batch_record(proc_t *proc, proc_attempt_t *attempt,
         }
 
         if (!attempt->per_record) {
-                status = proc_stage_record(proc, attempt, index, message,
-                                           &event, err);
+                status = proc_stage_record(proc, index, message, &event, err);
                 ma_event_clear(&event);
                 return status;
         }
@@ -685,32 +711,24 @@ static ma_status_t proc_batch_record(proc_t *proc, proc_attempt_t *attempt,
 }
 
 /*
- * Applies the staged records with one ma_apply_batch() call and counts
- * their outcomes.  A record PostgreSQL refuses fails the whole statement
- * without naming the record; the caller then retries per record.
+ * Loads the staged records with COPY and applies them with one
+ * ma_apply_staged() call, then counts their outcomes.  A record PostgreSQL
+ * refuses fails the whole statement without naming the record; the caller
+ * then retries per record.
  */
 static ma_status_t
 proc_batch_apply_staged(proc_t *proc, proc_attempt_t *attempt, ma_error_t *err)
 {
-        const char *values[1];
         PGresult *result = NULL;
-        char *text;
         int i, rows;
 
-        if (json_array_size(attempt->staged) == 0)
+        if (proc->copy.rows == 0)
                 return MA_OK;
-        text = json_dumps(attempt->staged, JSON_COMPACT);
-        if (text == NULL)
-                return ma_error_set(err, MA_ERR_NOMEM, NULL,
-                                    "could not encode the batch");
-        values[0] = text;
-        if (proc_sql(proc, "SELECT ord, outcome FROM ma_apply_batch($1)", 1,
-                     values, NULL, NULL, PGRES_TUPLES_OK, &result,
-                     "could not apply the batch", err) != MA_OK) {
-                free(text); /* json_dumps allocates with jansson's malloc */
+        if (proc_copy_send(proc->pg, &proc->copy, err) != MA_OK ||
+            proc_sql(proc, "SELECT ord, outcome FROM ma_apply_staged()", 0,
+                     NULL, NULL, NULL, PGRES_TUPLES_OK, &result,
+                     "could not apply the batch", err) != MA_OK)
                 return MA_ERR_PG;
-        }
-        free(text);
         rows = PQntuples(result);
         for (i = 0; i < rows; i++) {
                 long ord = strtol(PQgetvalue(result, i, 0), NULL, 10);
@@ -727,11 +745,11 @@ proc_batch_apply_staged(proc_t *proc, proc_attempt_t *attempt, ma_error_t *err)
                         PQgetvalue(result, i, 1));
         }
         PQclear(result);
-        if ((size_t)rows != json_array_size(attempt->staged))
+        if ((size_t)rows != proc->copy.rows)
                 return ma_error_set(err, MA_ERR_INTERNAL, NULL,
-                                    "ma_apply_batch returned %d outcomes for "
+                                    "ma_apply_staged returned %d outcomes for "
                                     "%zu records",
-                                    rows, json_array_size(attempt->staged));
+                                    rows, proc->copy.rows);
         return MA_OK;
 }
 
@@ -741,43 +759,36 @@ static ma_status_t proc_batch_offsets_update(proc_t *proc,
                                              const proc_attempt_t *attempt,
                                              ma_error_t *err)
 {
-        size_t i;
+        ma_buf_t lists[PROC_LIST_COUNT] = {{0}};
+        const char *v[PROC_LIST_COUNT + 1];
+        long listed = proc_offsets_lists(attempt, false, lists);
+        ma_status_t status = MA_OK;
+        int c;
 
-        for (i = 0; i < attempt->part_count; i++) {
-                const proc_part_stats_t *s = &attempt->parts[i];
-                char partition[16], last[24], consumed[24], applied[24],
-                        stale[24], rejected[24];
-                const char *v[8];
-
-                if (s->consumed == 0)
-                        continue;
-                snprintf(partition, sizeof(partition), "%d", (int)s->partition);
-                snprintf(last, sizeof(last), "%" PRId64, s->last_offset);
-                snprintf(consumed, sizeof(consumed), "%" PRId64, s->consumed);
-                snprintf(applied, sizeof(applied), "%" PRId64, s->applied);
-                snprintf(stale, sizeof(stale), "%" PRId64, s->stale);
-                snprintf(rejected, sizeof(rejected), "%" PRId64, s->rejected);
-                v[0] = proc->settings.group_id;
-                v[1] = s->topic;
-                v[2] = partition;
-                v[3] = last;
-                v[4] = consumed;
-                v[5] = applied;
-                v[6] = stale;
-                v[7] = rejected;
-                if (proc_sql(proc,
-                             "UPDATE consumer_offsets SET last_offset = $4, "
-                             "consumed_count = consumed_count + $5, "
-                             "applied_count = applied_count + $6, "
-                             "stale_count = stale_count + $7, "
-                             "rejected_count = rejected_count + $8, "
-                             "updated_at = now() WHERE consumer_group = $1 "
-                             "AND topic = $2 AND kafka_partition = $3",
-                             8, v, NULL, NULL, PGRES_COMMAND_OK, NULL,
-                             "could not advance offsets", err) != MA_OK)
-                        return MA_ERR_PG;
-        }
-        return MA_OK;
+        if (listed < 0)
+                status = ma_error_set(err, MA_ERR_NOMEM, NULL,
+                                      "could not list the batch's offsets");
+        v[0] = proc->settings.group_id;
+        for (c = 0; c < PROC_LIST_COUNT; c++)
+                v[c + 1] = (const char *)lists[c].data;
+        /* One statement for every partition of the batch. */
+        if (listed > 0)
+                status = proc_sql(
+                        proc,
+                        "UPDATE consumer_offsets c SET last_offset = u.l, "
+                        "consumed_count = consumed_count + u.n, "
+                        "applied_count = applied_count + u.a, "
+                        "stale_count = stale_count + u.s, "
+                        "rejected_count = rejected_count + u.r, "
+                        "updated_at = now() FROM unnest($2::text[], "
+                        "$3::integer[], $4::bigint[], $5::bigint[], "
+                        "$6::bigint[], $7::bigint[], $8::bigint[]) AS "
+                        "u(t, p, l, n, a, s, r) WHERE c.consumer_group = $1 "
+                        "AND c.topic = u.t AND c.kafka_partition = u.p",
+                        PROC_LIST_COUNT + 1, v, NULL, NULL, PGRES_COMMAND_OK,
+                        NULL, "could not advance offsets", err);
+        proc_offsets_lists_free(lists);
+        return status;
 }
 
 static ma_status_t proc_batch_transaction(proc_t *proc, proc_attempt_t *attempt,
@@ -786,7 +797,15 @@ static ma_status_t proc_batch_transaction(proc_t *proc, proc_attempt_t *attempt,
         size_t i, dlq_count = 0;
         ma_status_t status;
 
-        status = ma_pg_exec(proc->pg, "BEGIN", err);
+        /* Without synchronous commit a server crash can lose the last
+         * commits, but each loses its offsets with its view changes, so
+         * the records are read again (docs/processor.md). */
+        status = ma_pg_exec(proc->pg,
+                            proc->settings.synchronous_commit
+                                    ? "BEGIN"
+                                    : "BEGIN; SET LOCAL synchronous_commit "
+                                      "= off",
+                            err);
         if (status == MA_OK)
                 status = proc_batch_lock_offsets(proc, attempt, err);
         for (i = 0; status == MA_OK && i < proc->batch_count; i++)
@@ -900,17 +919,14 @@ ma_status_t proc_batch_flush(proc_t *proc, ma_error_t *err)
                 attempt.failed_index = -1;
                 attempt.per_record = per_record;
                 attempt.parts = ma_calloc(batch_size, sizeof(*attempt.parts));
-                attempt.staged = json_array();
-                if (attempt.parts == NULL || attempt.staged == NULL) {
-                        json_decref(attempt.staged);
+                if (attempt.parts == NULL) {
                         status = ma_error_set(err, MA_ERR_NOMEM, NULL,
                                               "could not allocate batch state");
                         break;
                 }
+                proc_copy_reset(&proc->copy);
                 proc->dlq_generation++;
                 status = proc_batch_transaction(proc, &attempt, err);
-                json_decref(attempt.staged);
-                attempt.staged = NULL;
                 if (status != MA_OK && !attempt.fenced && !per_record &&
                     proc_error_is_record_fault(err)) {
                         /* PostgreSQL rejected some record's values.  The

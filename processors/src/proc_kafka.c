@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "ma/alloc.h"
+#include "ma/datetime.h"
 #include "ma/log.h"
 #include "processor.h"
 
@@ -434,16 +435,88 @@ ma_status_t proc_kafka_open(proc_t *proc, ma_error_t *err)
         return MA_OK;
 }
 
+/* Returns how many partitions are assigned to the consumer now. */
+static int proc_kafka_assigned(rd_kafka_t *consumer)
+{
+        rd_kafka_topic_partition_list_t *list = NULL;
+        int count = 0;
+
+        if (rd_kafka_assignment(consumer, &list) ==
+                    RD_KAFKA_RESP_ERR_NO_ERROR &&
+            list != NULL)
+                count = list->cnt;
+        if (list != NULL)
+                rd_kafka_topic_partition_list_destroy(list);
+        return count;
+}
+
+/*
+ * Leaves the group by the deadline (a ma_now_ms() time) and returns whether
+ * the consumer is closed.  librdkafka before 2.4.0 can hang in
+ * rd_kafka_consumer_close() with the cooperative protocol when an
+ * assignment is processed while the consumer closes (2.4.0 CHANGELOG), so
+ * the partitions are given up first by unsubscribing, with the revoke
+ * callback served by the poll.  The close then runs in the background
+ * (rd_kafka_consumer_close_queue) while this thread serves its callbacks.
+ */
+static bool proc_kafka_leave(proc_t *proc, int64_t deadline)
+{
+        rd_kafka_t *consumer = proc->consumer;
+        rd_kafka_queue_t *queue;
+        rd_kafka_error_t *error;
+        rd_kafka_resp_err_t resp;
+        bool closed;
+
+        resp = rd_kafka_unsubscribe(consumer);
+        if (resp != RD_KAFKA_RESP_ERR_NO_ERROR)
+                MA_LOG_AT(MA_LOG_WARN, "unsubscribe failed",
+                          MA_LOG_STR("error", rd_kafka_err2str(resp)));
+        while (proc_kafka_assigned(consumer) > 0 && ma_now_ms() < deadline) {
+                /* Records still arriving are dropped: their offsets are not
+                 * committed, so the next owner reads them. */
+                rd_kafka_message_t *message =
+                        rd_kafka_consumer_poll(consumer, 100);
+
+                if (message != NULL)
+                        rd_kafka_message_destroy(message);
+        }
+        queue = rd_kafka_queue_new(consumer);
+        if (queue == NULL)
+                return false;
+        error = rd_kafka_consumer_close_queue(consumer, queue);
+        if (error != NULL) {
+                MA_LOG_AT(MA_LOG_WARN, "consumer close failed",
+                          MA_LOG_STR("error", rd_kafka_error_string(error)));
+                rd_kafka_error_destroy(error);
+        }
+        while (!rd_kafka_consumer_closed(consumer) && ma_now_ms() < deadline)
+                rd_kafka_queue_poll_callback(queue, 100);
+        closed = rd_kafka_consumer_closed(consumer) != 0;
+        rd_kafka_queue_destroy(queue);
+        return closed;
+}
+
 void proc_kafka_close(proc_t *proc)
 {
         if (proc->consumer != NULL) {
-                rd_kafka_resp_err_t resp =
-                        rd_kafka_consumer_close(proc->consumer);
+                int64_t started = ma_now_ms();
 
-                if (resp != RD_KAFKA_RESP_ERR_NO_ERROR)
-                        MA_LOG_AT(MA_LOG_WARN, "consumer close failed",
-                                  MA_LOG_STR("error", rd_kafka_err2str(resp)));
-                rd_kafka_destroy(proc->consumer);
+                if (proc_kafka_leave(
+                            proc, started + proc->settings.close_timeout_ms)) {
+                        rd_kafka_destroy(proc->consumer);
+                        MA_LOG_AT(MA_LOG_INFO, "left the consumer group",
+                                  MA_LOG_INT("ms", ma_now_ms() - started));
+                } else {
+                        /* rd_kafka_destroy() would wait on the same state.
+                         * The offsets are in PostgreSQL, so leaving the
+                         * handle to process exit loses nothing; the broker
+                         * drops the member after kafka.session-timeout. */
+                        MA_LOG_AT(MA_LOG_WARN,
+                                  "consumer did not leave the group within "
+                                  "kafka.close-timeout; exiting without it",
+                                  MA_LOG_INT("timeout_ms",
+                                             proc->settings.close_timeout_ms));
+                }
                 proc->consumer = NULL;
         }
         if (proc->dlq_producer != NULL) {
@@ -501,6 +574,14 @@ void proc_kafka_commit_async(proc_t *proc)
         rd_kafka_topic_partition_list_t *list;
         size_t i;
         int added = 0;
+        int64_t now = ma_now_ms();
+
+        /* At most one commit per interval: one per batch of one record
+         * queued OffsetCommit requests faster than a loaded broker answered
+         * them, and leaving the group waits for every one of them. */
+        if (now < proc->kafka_commit_next_ms)
+                return;
+        proc->kafka_commit_next_ms = now + PROC_KAFKA_COMMIT_INTERVAL_MS;
 
         list = rd_kafka_topic_partition_list_new(
                 (int)(proc->partition_count ? proc->partition_count : 1));

@@ -68,9 +68,12 @@ typedef struct proc_settings {
         const char *assignment_strategy;
         int metadata_refresh_ms;
         int session_timeout_ms;
+        int close_timeout_ms; /* longest wait to leave the group at stop */
         int batch_max;
         int batch_linger_ms;
-        bool batch_per_record; /* batch.apply=record: one statement each */
+        bool batch_flush_idle;   /* commit once nothing more is queued */
+        bool batch_per_record;   /* batch.apply=record: one statement each */
+        bool synchronous_commit; /* false: SET LOCAL synchronous_commit=off */
         int dlq_timeout_ms;
         const char *database_url;
         const char *migrations_dir;
@@ -106,6 +109,36 @@ typedef struct proc_partition {
         int64_t last_offset; /* committed in PostgreSQL; -1: none yet */
 } proc_partition_t;
 
+/* ---- Staging rows for ma_apply_staged (proc_copy.c) ---- */
+
+/* A batch's accepted records in COPY text format, reused across batches. */
+typedef struct proc_copy {
+        char *data;
+        size_t len;
+        size_t cap;
+        size_t rows;
+        bool failed; /* an allocation failed; the rows are incomplete */
+} proc_copy_t;
+
+/* Empties the rows and keeps the memory. */
+void proc_copy_reset(proc_copy_t *copy);
+void proc_copy_free(proc_copy_t *copy);
+/*
+ * Appends the record as one row of ma_batch_in; ord is its index in the
+ * batch and kund its customer pseudonym (ignored when the event has no
+ * customer).  Errors: MA_ERR_NOMEM.
+ */
+ma_status_t proc_copy_record(proc_copy_t *copy, size_t ord,
+                             const rd_kafka_message_t *message,
+                             const ma_event_t *event, const char *kund,
+                             ma_error_t *err);
+/*
+ * Creates the session's staging tables when missing and loads the rows
+ * into ma_batch_in with COPY, in the open transaction.  Errors: MA_ERR_PG.
+ */
+ma_status_t proc_copy_send(PGconn *pg, const proc_copy_t *copy,
+                           ma_error_t *err);
+
 /* ---- Process state ---- */
 
 /* Delivery state of one dead letter of the current batch. */
@@ -134,6 +167,7 @@ typedef struct proc {
         rd_kafka_message_t **batch;
         size_t batch_count;
         int64_t batch_started_ms;
+        proc_copy_t copy; /* the current attempt's staged records */
 
         /* One slot per record of the batch.  The delivery callback matches
          * the generation, which moves on with each batch attempt, so a late
@@ -152,6 +186,7 @@ typedef struct proc {
         bool retention_pending;
         int64_t retention_run_totals[PROC_RETENTION_COUNTS];
 
+        int64_t kafka_commit_next_ms; /* next monitoring commit to Kafka */
         int failed_batches; /* consecutive rolled-back batches, for backoff */
         bool fatal; /* set when the loop must stop without committing more */
 } proc_t;
@@ -205,14 +240,24 @@ void proc_partitions_clear(proc_t *proc);
 /* ---- proc_kafka.c ---- */
 
 ma_status_t proc_kafka_open(proc_t *proc, ma_error_t *err);
-/* Leaves the group (after the revoke callback has committed) and frees. */
+/*
+ * Leaves the group (the revoke callback commits the pending batch) within
+ * kafka.close-timeout and frees the consumer and the dead-letter producer.
+ */
 void proc_kafka_close(proc_t *proc);
 /*
  * Moves every owned partition back to its offset in PostgreSQL, after a
  * failed or fenced batch, so nothing uncommitted is skipped.
  */
 ma_status_t proc_kafka_rewind(proc_t *proc, ma_error_t *err);
-/* Commits last_offset + 1 of owned partitions to Kafka, asynchronously. */
+/* Interval of the monitoring commits to Kafka. */
+#define PROC_KAFKA_COMMIT_INTERVAL_MS 1000
+
+/*
+ * Commits last_offset + 1 of owned partitions to Kafka, asynchronously, at
+ * most once per PROC_KAFKA_COMMIT_INTERVAL_MS (the call does nothing
+ * otherwise), so Kafka's offsets may be up to that much behind.
+ */
 void proc_kafka_commit_async(proc_t *proc);
 /*
  * Queues a copy of source (key, value, headers) for the dead-letter topic

@@ -23,15 +23,19 @@
  * only that and exits, without Kafka.
  *
  * Stop: SIGTERM or SIGINT finishes and commits the current batch, leaves the
- * group and exits 0.  Exit 1 means a failure it could not recover from
- * (PostgreSQL unreachable while partitions were assigned, a broken
- * migration); exit 2 means invalid configuration, schemas or catalog.
+ * group (waiting at most kafka.close-timeout) and exits 0.  Exit 1 means a
+ * failure it could not recover from (PostgreSQL unreachable while partitions
+ * were assigned, a broken migration); exit 2 means invalid configuration,
+ * schemas or catalog.
  *
  * Crash: a kill at any instant loses nothing and applies nothing twice.  An
  * uncommitted batch is read again from PostgreSQL's offsets on restart.
  * The one visible repeat is a dead letter that was delivered before the
  * crash and is sent again, with the same ma_dlq_topic/partition/offset
  * headers, so consumers of the dead-letter topic deduplicate on those.
+ * With database.synchronous-commit=false, a crash of the PostgreSQL server
+ * may also undo the last committed batches after other sessions saw them;
+ * their offsets go with them, so they are applied again, once.
  */
 #include <signal.h>
 #include <stdio.h>
@@ -71,6 +75,11 @@ static const ma_config_entry_t proc_config_table[] = {
          "session.timeout.ms: how long the group waits for a silent member "
          "(for example a killed one) before its partitions move; the broker "
          "bounds it with group.min/max.session.timeout.ms."},
+        {"kafka.close-timeout", MA_CONFIG_DURATION_MS, "ms", "10s", 1000,
+         600000,
+         "Longest wait at stop for leaving the consumer group; after it the "
+         "process exits anyway and the broker drops the member after "
+         "kafka.session-timeout."},
         {"dlq.create", MA_CONFIG_BOOL, NULL, "true", 0, 0,
          "Create the dead-letter topic at start when it is missing."},
         {"dlq.partitions", MA_CONFIG_INT, NULL, "3", 1, 1000,
@@ -82,10 +91,19 @@ static const ma_config_entry_t proc_config_table[] = {
          "Most records applied in one transaction."},
         {"batch.linger", MA_CONFIG_DURATION_MS, "ms", "200ms", 0, 60000,
          "Longest wait for a batch to fill before it is committed."},
+        {"batch.flush-idle", MA_CONFIG_BOOL, NULL, "true", 0, 0,
+         "Commit a batch as soon as no further record is queued, instead of "
+         "waiting for batch.linger: a lone event is applied at once, and "
+         "under load batches still grow while the previous one commits."},
         {"batch.apply", MA_CONFIG_STRING, NULL, "set", 3, 6,
          "How a batch's records are written: set (a few set-based "
          "statements per batch) or record (one statement per record, the "
          "slower reference the tests compare with)."},
+        {"database.synchronous-commit", MA_CONFIG_BOOL, NULL, "true", 0, 0,
+         "Wait for each batch's commit to be flushed to the WAL; false sets "
+         "synchronous_commit = off for batch transactions, so a server "
+         "crash may undo the last batches (which are then consumed again) "
+         "after readers have seen them."},
         {"database.url", MA_CONFIG_SECRET, NULL, "", 0, 0,
          "libpq connection string or URI; empty: the environment variable "
          "DATABASE_URL."},
@@ -178,11 +196,13 @@ static ma_status_t proc_settings_fill(proc_settings_t *s,
                 (int)ma_config_int(config, "kafka.metadata-refresh");
         s->session_timeout_ms =
                 (int)ma_config_int(config, "kafka.session-timeout");
+        s->close_timeout_ms = (int)ma_config_int(config, "kafka.close-timeout");
         s->dlq_create = ma_config_bool(config, "dlq.create");
         s->dlq_partitions = (int)ma_config_int(config, "dlq.partitions");
         s->dlq_timeout_ms = (int)ma_config_int(config, "dlq.timeout");
         s->batch_max = (int)ma_config_int(config, "batch.max");
         s->batch_linger_ms = (int)ma_config_int(config, "batch.linger");
+        s->batch_flush_idle = ma_config_bool(config, "batch.flush-idle");
         if (strcmp(ma_config_string(config, "batch.apply"), "set") == 0)
                 s->batch_per_record = false;
         else if (strcmp(ma_config_string(config, "batch.apply"), "record") == 0)
@@ -192,6 +212,8 @@ static ma_status_t proc_settings_fill(proc_settings_t *s,
                                     "invalid batch.apply \"%s\": use set or "
                                     "record",
                                     ma_config_string(config, "batch.apply"));
+        s->synchronous_commit =
+                ma_config_bool(config, "database.synchronous-commit");
         s->database_url = ma_config_string(config, "database.url");
         if (s->database_url == NULL || s->database_url[0] == '\0')
                 s->database_url = getenv("DATABASE_URL");
@@ -275,17 +297,20 @@ static void proc_run(proc_t *proc)
                 int timeout = 100;
                 rd_kafka_message_t *message;
                 int64_t now;
+                bool idle;
 
                 if (proc->batch_count > 0) {
                         int64_t age = ma_now_ms() - proc->batch_started_ms;
 
                         timeout =
-                                age >= proc->settings.batch_linger_ms
+                                age >= proc->settings.batch_linger_ms ||
+                                                proc->settings.batch_flush_idle
                                         ? 0
                                         : (int)(proc->settings.batch_linger_ms -
                                                 age);
                 }
                 message = rd_kafka_consumer_poll(proc->consumer, timeout);
+                idle = message == NULL;
                 if (message != NULL && message->err) {
                         proc_handle_consumer_error(proc, message);
                         rd_kafka_message_destroy(message);
@@ -303,6 +328,7 @@ static void proc_run(proc_t *proc)
                 now = ma_now_ms();
                 if (proc->batch_count > 0 &&
                     (proc->batch_count >= (size_t)proc->settings.batch_max ||
+                     (idle && proc->settings.batch_flush_idle) ||
                      now - proc->batch_started_ms >=
                              proc->settings.batch_linger_ms)) {
                         ma_error_clear(&err);
@@ -335,6 +361,7 @@ static void proc_free(proc_t *proc)
         ma_free(proc->batch);
         ma_free(proc->forced_detail);
         ma_free(proc->dlq_slots);
+        proc_copy_free(&proc->copy);
         proc_partitions_clear(proc);
         if (proc->pg != NULL)
                 PQfinish(proc->pg);

@@ -170,7 +170,10 @@ static void publish_fields(ma_event_t *event, const char *producer_name,
 {
         event->producent = ma_strdup(producer_name);
         event->rubrik = ma_strdup(rubrik);
-        event->beskrivning = ma_strdup("Beskrivning av händelsen.");
+        /* A tab, a line break and a backslash, which the staging COPY
+         * must escape. */
+        event->beskrivning = ma_strdup("Beskrivning av händelsen.\n"
+                                       "Rad två\tmed tabb och \\.");
         event->sprak = ma_strdup("sv");
         event->kundhandelse_typ = ma_strdup(type);
         event->version = ma_strdup("6.1");
@@ -183,6 +186,7 @@ static void publish_fields(ma_event_t *event, const char *producer_name,
         event->utokad_information = ma_strdup("{\"steg\": 1}");
         ma_event_add_tag(event, "test");
         ma_event_add_tag(event, "tagg med \"citat\"");
+        ma_event_add_tag(event, "tagg med \\ och {}");
 }
 
 static void send_event(ma_event_t *event, const char *producer_prefix)

@@ -11,6 +11,7 @@
 #        processor_test.sh kafka-restart [RECORDS]
 #        processor_test.sh partitions [RECORDS]
 #        processor_test.sh set-equivalence [RECORDS]
+#        processor_test.sh stop [RECORDS]
 #
 # basic  publishes the hand-written cases of proc_test_publish (replace by
 #        sekvens, late older versions, retraction, tombstone, case state,
@@ -56,6 +57,12 @@
 #        times in a batch; past 5000 records tidpunkt starts again from
 #        2026-01-01, so cases also gain events older than their latest);
 #        checksums and stale counts must be equal.
+# stop   applies RECORDS (default 20000) bulk records one per batch
+#        (batch.max=1, one Kafka commit request at most per second), far
+#        behind the broker, sends SIGTERM after 15 s and expects exit 0
+#        within kafka.close-timeout (5 s here) plus 5 s, with the message
+#        that it left the group; a second processor then applies the rest,
+#        and the checksum must equal a single undisturbed run's.
 # PROC_TEST_TRACE=1 traces every command (set -x).
 # PROC_ASSIGNMENT_STRATEGY (default cooperative-sticky) selects the
 # rebalance protocol; "range" tests the eager one.
@@ -295,7 +302,10 @@ test_basic() {
 		"SELECT tidpunkt AT TIME ZONE 'UTC' || '|' || tidpunkt_offset_min || '|' ||
 		        taggar::text || '|' || (utokad_information->>'steg') || '|' || kund_typ
 		   FROM kundhandelse WHERE kundhandelse_id = 'a-replace'" \
-		'2026-01-01 00:12:00|60|{test,"tagg med \"citat\""}|1|Personnummer'
+		'2026-01-01 00:12:00|60|{test,"tagg med \"citat\"","tagg med \\ och {}"}|1|Personnummer'
+	check "$url" "tab, line break and backslash stored" \
+		"SELECT beskrivning = E'Beskrivning av händelsen.\\nRad två\\tmed tabb och \\\\.'
+		   FROM kundhandelse WHERE kundhandelse_id = 'a-replace'" "t"
 	check "$url" "retraction deletes, late publish stays out" \
 		"SELECT count(*) FROM kundhandelse WHERE kundhandelse_id = 'a-retract'" "0"
 	check "$url" "retraction tombstone kept" \
@@ -884,6 +894,51 @@ test_set_equivalence() {
 	check_derived "$set_url" "set-based"
 }
 
+# A stop while far behind the broker with one record per batch, which
+# made rd_kafka_consumer_close wait for more than a minute before.
+test_stop() {
+	local records="${1:-20000}" url started elapsed rc=0
+	reference_checksum "$records" 55 || return 0
+	create_db "proc_stop_${run_id}"
+	url=$(db_url "proc_stop_${run_id}")
+	proc_extra_args=(--batch.apply=record --batch.max=1 --batch.linger=0
+		--kafka.close-timeout=5s)
+	start_processor "$url" stop "$workdir/stop.log"
+	sleep 15
+	started=$SECONDS
+	kill -TERM "$processor_pid"
+	while kill -0 "$processor_pid" 2>/dev/null && [ $((SECONDS - started)) -lt 30 ]; do
+		sleep 0.2
+	done
+	elapsed=$((SECONDS - started))
+	if kill -0 "$processor_pid" 2>/dev/null; then
+		fail "processor still running 30 s after SIGTERM"
+		kill -9 "$processor_pid"
+	fi
+	wait "$processor_pid" || rc=$?
+	processor_pid=""
+	if [ "$rc" -eq 0 ] && [ "$elapsed" -le 10 ]; then
+		log "ok: stopped with exit 0 after ${elapsed} s at $(consumed "$url" stop) records"
+	else
+		fail "stop took ${elapsed} s with exit status $rc (expected 0 within 10 s)"
+	fi
+	if grep -q 'left the consumer group' "$workdir/stop.log"; then
+		log "ok: left the consumer group"
+	else
+		fail "no 'left the consumer group' line in the log"
+	fi
+	proc_extra_args=(--batch.max=500)
+	start_processor "$url" stop "$workdir/stop.log"
+	proc_extra_args=()
+	wait_consumed "$url" stop "$ref_published" 300 || return 0
+	stop_processor || fail "second processor did not stop cleanly"
+	if [ "$(checksum "$url")" = "$ref_sum" ]; then
+		log "ok: checksum after the stop equals the reference"
+	else
+		fail "checksum after the stop differs from the reference"
+	fi
+}
+
 case "$mode" in
 basic) test_basic ;;
 kill) test_kill "${2:-3}" "${3:-6000}" ;;
@@ -895,8 +950,9 @@ retention) test_retention "${2:-2000}" ;;
 kafka-restart) test_kafka_restart "${2:-4000}" ;;
 partitions) test_partitions "${2:-3000}" ;;
 set-equivalence) test_set_equivalence "${2:-6000}" ;;
+stop) test_stop "${2:-20000}" ;;
 *)
-	echo "usage: $0 basic | kill KILLS [RECORDS] | scale [RECORDS] | pg-restart [RECORDS] | pg-disconnect [RECORDS] | cli | retention [RECORDS] | kafka-restart [RECORDS] | partitions [RECORDS] | set-equivalence [RECORDS]" >&2
+	echo "usage: $0 basic | kill KILLS [RECORDS] | scale [RECORDS] | pg-restart [RECORDS] | pg-disconnect [RECORDS] | cli | retention [RECORDS] | kafka-restart [RECORDS] | partitions [RECORDS] | set-equivalence [RECORDS] | stop [RECORDS]" >&2
 	exit 2
 	;;
 esac

@@ -1,0 +1,280 @@
+/*
+ * proc_copy.c - the rows of a set-based batch in PostgreSQL's COPY text
+ * format, and their load into the session's staging table ma_batch_in
+ * (schemas/sql/0004_apply_batch_staged.sql).
+ *
+ * Format: one line per record, columns separated by a tab, NULL as \N,
+ * and backslash, tab, newline and carriage return escaped with a backslash
+ * (the COPY text format of PostgreSQL 15).  The client encoding is UTF-8,
+ * which the codec has checked every text against.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "ma/alloc.h"
+#include "ma/datetime.h"
+#include "processor.h"
+
+void proc_copy_reset(proc_copy_t *copy)
+{
+        copy->len = 0;
+        copy->rows = 0;
+        copy->failed = false;
+}
+
+void proc_copy_free(proc_copy_t *copy)
+{
+        ma_free(copy->data);
+        copy->data = NULL;
+        copy->cap = 0;
+        proc_copy_reset(copy);
+}
+
+/* Makes room for extra more bytes; sets failed when out of memory. */
+static bool proc_copy_reserve(proc_copy_t *copy, size_t extra)
+{
+        size_t cap;
+        char *grown;
+
+        if (copy->failed)
+                return false;
+        if (copy->len + extra <= copy->cap)
+                return true;
+        cap = copy->cap ? copy->cap : 65536;
+        while (cap < copy->len + extra)
+                cap *= 2;
+        grown = ma_realloc(copy->data, cap);
+        if (grown == NULL) {
+                copy->failed = true;
+                return false;
+        }
+        copy->data = grown;
+        copy->cap = cap;
+        return true;
+}
+
+/* Starts a column after the row's first one. */
+static void proc_copy_column(proc_copy_t *copy)
+{
+        if (proc_copy_reserve(copy, 1))
+                copy->data[copy->len++] = '\t';
+}
+
+static void proc_copy_text(proc_copy_t *copy, const char *text)
+{
+        size_t n;
+
+        proc_copy_column(copy);
+        if (text == NULL) {
+                if (proc_copy_reserve(copy, 2)) {
+                        copy->data[copy->len++] = '\\';
+                        copy->data[copy->len++] = 'N';
+                }
+                return;
+        }
+        n = strlen(text);
+        if (!proc_copy_reserve(copy, 2 * n))
+                return;
+        for (; *text != '\0'; text++) {
+                char c = *text;
+
+                switch (c) {
+                case '\\':
+                case '\t':
+                case '\n':
+                case '\r':
+                        copy->data[copy->len++] = '\\';
+                        c = c == '\t'   ? 't'
+                            : c == '\n' ? 'n'
+                            : c == '\r' ? 'r'
+                                        : c;
+                        break;
+                default:
+                        break;
+                }
+                copy->data[copy->len++] = c;
+        }
+}
+
+static void proc_copy_int(proc_copy_t *copy, int64_t value)
+{
+        char text[24];
+
+        snprintf(text, sizeof(text), "%" PRId64, value);
+        proc_copy_text(copy, text);
+}
+
+static void proc_copy_bool(proc_copy_t *copy, bool value)
+{
+        proc_copy_text(copy, value ? "t" : "f");
+}
+
+static void proc_copy_date(proc_copy_t *copy, int32_t date)
+{
+        char text[16];
+
+        if (date == MA_DATE_NONE) {
+                proc_copy_text(copy, NULL);
+                return;
+        }
+        ma_date_format(date, text, sizeof(text));
+        proc_copy_text(copy, text);
+}
+
+/* Appends text as a double-quoted element of an array literal. */
+static bool proc_copy_array_element(ma_buf_t *buf, const char *text)
+{
+        size_t need = buf->len + 2 * strlen(text) + 4;
+
+        if (need > buf->cap) {
+                size_t cap = need * 2;
+                unsigned char *grown = ma_realloc(buf->data, cap);
+
+                if (grown == NULL)
+                        return false;
+                buf->data = grown;
+                buf->cap = cap;
+        }
+        buf->data[buf->len++] = '"';
+        for (; *text != '\0'; text++) {
+                if (*text == '"' || *text == '\\')
+                        buf->data[buf->len++] = '\\';
+                buf->data[buf->len++] = (unsigned char)*text;
+        }
+        buf->data[buf->len++] = '"';
+        return true;
+}
+
+/* Appends the text[] literal of the event's taggar as one column. */
+static void proc_copy_taggar(proc_copy_t *copy, const ma_event_t *event)
+{
+        ma_buf_t literal = {0};
+        bool ok = true;
+        size_t i;
+
+        literal.data = ma_malloc(64);
+        ok = literal.data != NULL;
+        if (ok) {
+                literal.cap = 64;
+                literal.data[literal.len++] = '{';
+        }
+        for (i = 0; ok && i < event->taggar_count; i++) {
+                if (i > 0)
+                        literal.data[literal.len++] = ',';
+                ok = proc_copy_array_element(&literal, event->taggar[i]);
+        }
+        /* Room for the closing brace and the NUL: an element leaves at
+         * least two bytes spare. */
+        if (ok) {
+                literal.data[literal.len++] = '}';
+                literal.data[literal.len] = '\0';
+                proc_copy_text(copy, (const char *)literal.data);
+        } else {
+                copy->failed = true;
+        }
+        ma_buf_free(&literal);
+}
+
+ma_status_t proc_copy_record(proc_copy_t *copy, size_t ord,
+                             const rd_kafka_message_t *message,
+                             const ma_event_t *event, const char *kund,
+                             ma_error_t *err)
+{
+        bool publish = event->kind == MA_EVENT_PUBLISH;
+        char tidpunkt[40];
+        int i;
+
+        /* ord is the first column, so it has no leading tab. */
+        if (proc_copy_reserve(copy, 24))
+                copy->len += (size_t)snprintf(copy->data + copy->len, 24, "%zu",
+                                              ord);
+        proc_copy_text(copy, publish ? "p" : "r");
+        proc_copy_text(copy, event->producent_organisationsnummer);
+        proc_copy_text(copy, event->kundhandelse_id);
+        proc_copy_int(copy, event->sekvens);
+        if (!publish) {
+                /* The 23 columns that only a publish fills. */
+                for (i = 0; i < 23; i++)
+                        proc_copy_text(copy, NULL);
+                goto end;
+        }
+        proc_copy_text(copy, event->part.has_kund ? kund : NULL);
+        proc_copy_text(copy, event->part.has_kund
+                                     ? ma_kund_typ_name(event->part.kund_typ)
+                                     : NULL);
+        proc_copy_text(copy,
+                       event->part.has_arende
+                               ? ma_arende_typ_name(event->part.arende_typ)
+                               : NULL);
+        proc_copy_text(copy, event->part.has_arende
+                                     ? event->part.arende_identifierare
+                                     : NULL);
+        proc_copy_text(copy, event->producent);
+        proc_copy_text(copy, event->rubrik);
+        proc_copy_text(copy, event->beskrivning);
+        proc_copy_text(copy, event->sprak ? event->sprak : "sv");
+        proc_copy_text(copy, event->kundhandelse_typ);
+        proc_copy_bool(copy, event->producentarendet_kraver_kundatgard);
+        proc_copy_bool(copy, event->producentarendet_klart);
+        proc_copy_text(copy, event->version ? event->version : "6.1");
+        ma_instant_format(&event->tidpunkt, tidpunkt, sizeof(tidpunkt));
+        proc_copy_text(copy, tidpunkt);
+        proc_copy_int(copy, event->tidpunkt.offset_min);
+        proc_copy_taggar(copy, event);
+        proc_copy_text(copy, event->utokad_information);
+        proc_copy_text(copy, event->referenser);
+        proc_copy_date(copy, event->giltig_till);
+        proc_copy_date(copy, event->atgard_senast);
+        proc_copy_text(copy, event->kundhandelsereferens);
+        proc_copy_text(copy, rd_kafka_topic_name(message->rkt));
+        proc_copy_int(copy, message->partition);
+        proc_copy_int(copy, message->offset);
+end:
+        if (proc_copy_reserve(copy, 1))
+                copy->data[copy->len++] = '\n';
+        if (copy->failed)
+                return ma_error_set(err, MA_ERR_NOMEM, NULL,
+                                    "could not stage record: out of memory");
+        copy->rows++;
+        return MA_OK;
+}
+
+ma_status_t proc_copy_send(PGconn *pg, const proc_copy_t *copy, ma_error_t *err)
+{
+        PGresult *result;
+        ma_status_t status = MA_OK;
+
+        result = PQexec(pg, "SELECT ma_batch_prepare()");
+        if (PQresultStatus(result) != PGRES_TUPLES_OK) {
+                ma_pg_error(pg, result, "could not prepare the staging tables",
+                            err);
+                PQclear(result);
+                return MA_ERR_PG;
+        }
+        PQclear(result);
+        result = PQexec(pg, "COPY ma_batch_in FROM STDIN");
+        if (PQresultStatus(result) != PGRES_COPY_IN) {
+                ma_pg_error(pg, result, "could not stage the batch", err);
+                PQclear(result);
+                return MA_ERR_PG;
+        }
+        PQclear(result);
+        if (PQputCopyData(pg, copy->data, (int)copy->len) != 1 ||
+            PQputCopyEnd(pg, NULL) != 1) {
+                ma_pg_error(pg, NULL, "could not send the batch", err);
+                status = MA_ERR_PG;
+        }
+        /* Every result of the COPY is read, so the connection is idle in
+         * the transaction again whatever happened. */
+        while ((result = PQgetResult(pg)) != NULL) {
+                if (status == MA_OK &&
+                    PQresultStatus(result) != PGRES_COMMAND_OK) {
+                        ma_pg_error(pg, result, "could not stage the batch",
+                                    err);
+                        status = MA_ERR_PG;
+                }
+                PQclear(result);
+        }
+        return status;
+}

@@ -132,8 +132,6 @@ proc_attempt_part(proc_attempt_t *attempt, const char *topic, int32_t partition)
         return NULL;
 }
 
-static ma_status_t proc_array_append(ma_buf_t *buf, const char *text);
-
 /* Adds text as the next element of the array literal in buf. */
 static ma_status_t proc_list_add(ma_buf_t *buf, const char *text)
 {
@@ -335,8 +333,7 @@ proc_batch_lock_offsets(proc_t *proc, proc_attempt_t *attempt, ma_error_t *err)
 
 /* ---- Applying one accepted record ---- */
 
-/* Appends text as a PostgreSQL array element in double quotes. */
-static ma_status_t proc_array_append(ma_buf_t *buf, const char *text)
+ma_status_t proc_array_append(ma_buf_t *buf, const char *text)
 {
         size_t need = buf->len + 2 * strlen(text) + 4;
 

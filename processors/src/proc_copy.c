@@ -122,30 +122,6 @@ static void proc_copy_date(proc_copy_t *copy, int32_t date)
         proc_copy_text(copy, text);
 }
 
-/* Appends text as a double-quoted element of an array literal. */
-static bool proc_copy_array_element(ma_buf_t *buf, const char *text)
-{
-        size_t need = buf->len + 2 * strlen(text) + 4;
-
-        if (need > buf->cap) {
-                size_t cap = need * 2;
-                unsigned char *grown = ma_realloc(buf->data, cap);
-
-                if (grown == NULL)
-                        return false;
-                buf->data = grown;
-                buf->cap = cap;
-        }
-        buf->data[buf->len++] = '"';
-        for (; *text != '\0'; text++) {
-                if (*text == '"' || *text == '\\')
-                        buf->data[buf->len++] = '\\';
-                buf->data[buf->len++] = (unsigned char)*text;
-        }
-        buf->data[buf->len++] = '"';
-        return true;
-}
-
 /* Appends the text[] literal of the event's taggar as one column. */
 static void proc_copy_taggar(proc_copy_t *copy, const ma_event_t *event)
 {
@@ -162,7 +138,7 @@ static void proc_copy_taggar(proc_copy_t *copy, const ma_event_t *event)
         for (i = 0; ok && i < event->taggar_count; i++) {
                 if (i > 0)
                         literal.data[literal.len++] = ',';
-                ok = proc_copy_array_element(&literal, event->taggar[i]);
+                ok = proc_array_append(&literal, event->taggar[i]) == MA_OK;
         }
         /* Room for the closing brace and the NUL: an element leaves at
          * least two bytes spare. */

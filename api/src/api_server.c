@@ -224,7 +224,10 @@ static bool api_audit_write(api_server_t *server, api_request_t *request,
         row.endpoint = path;
         if (outcome->have_consumer) {
                 row.consumer_id = outcome->consumer.consumer_id;
-                row.key_id = outcome->consumer.key_id;
+                /* The overview page acts as its consumer without a key. */
+                row.key_id = outcome->consumer.key_id[0]
+                                     ? outcome->consumer.key_id
+                                     : NULL;
                 snprintf(request->consumer_id, sizeof(request->consumer_id),
                          "%s", outcome->consumer.consumer_id);
         }

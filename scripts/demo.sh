@@ -23,9 +23,10 @@
 # .run/demo/logs/<name>.log.  `make stop` stops them and the stack.  Start
 # over with `make stop && rm -rf .run/demo`.
 #
-# Ports (fixed, so .run/demo.env and the report can name them):
+# Ports (fixed per MA_DEMO_PORT_BASE, so .run/demo.env and the report can
+# name them):
 #   29100 ma-processor metrics, 29101 ma-notifier metrics,
-#   29102 ma-gateway, 29103 ma-api.
+#   29102 ma-gateway, 29103 ma-api (MA_DEMO_PORT_BASE moves the four).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -33,10 +34,12 @@ DATA_DIR=${MA_DATA_DIR:-$ROOT/../shared/data}
 GENERATOR=$(command -v ninja >/dev/null 2>&1 && echo Ninja || echo "Unix Makefiles")
 export MA_STACK_NAME=demo
 
-PROCESSOR_METRICS_PORT=29100
-NOTIFIER_METRICS_PORT=29101
-GATEWAY_PORT=29102
-API_PORT=29103
+# The programs' ports; MA_DEMO_PORT_BASE moves all four (base to base+3).
+PORT_BASE=${MA_DEMO_PORT_BASE:-29100}
+PROCESSOR_METRICS_PORT=$PORT_BASE
+NOTIFIER_METRICS_PORT=$((PORT_BASE + 1))
+GATEWAY_PORT=$((PORT_BASE + 2))
+API_PORT=$((PORT_BASE + 3))
 API_URL=http://127.0.0.1:$API_PORT
 GATEWAY_URL=http://127.0.0.1:$GATEWAY_PORT
 

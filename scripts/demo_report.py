@@ -161,7 +161,9 @@ def main():
 
     header = (f"{'input':<20} {'topic':<24} {'read':>6} {'published':>9} "
               f"{'applied':>7} {'rejected':>8} {'skipped':>7}")
-    print("demo: report (rejected = by the producer + by the processor)")
+    print("demo: report (applied = the input's events now in the views, so "
+          "a replay shows the same figure; rejected = by the producer + by "
+          "the processor)")
     print(header)
     for name, s in reports:
         topic = s["topic"]

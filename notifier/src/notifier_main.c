@@ -238,8 +238,13 @@ static void notif_on_disconnect(struct mosquitto *mosq, void *obj, int rc,
         notif_shared.connected = false;
         notif_shared.connection_lost = true;
         pthread_mutex_unlock(&notif_shared.lock);
-        MA_LOG_AT(MA_LOG_WARN, "disconnected from the broker, reconnecting",
-                  MA_LOG_INT("reason_code", rc));
+        /* rc 0 is the notifier's own disconnect at the end of a stop. */
+        if (rc == 0 && notif_stop_requested)
+                MA_LOG_AT(MA_LOG_INFO, "disconnected from the broker");
+        else
+                MA_LOG_AT(MA_LOG_WARN,
+                          "disconnected from the broker, reconnecting",
+                          MA_LOG_INT("reason_code", rc));
         notif_wake();
 }
 

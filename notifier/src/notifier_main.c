@@ -240,7 +240,8 @@ static void notif_on_disconnect(struct mosquitto *mosq, void *obj, int rc,
         pthread_mutex_unlock(&notif_shared.lock);
         /* rc 0 is the notifier's own disconnect at the end of a stop. */
         if (rc == 0 && notif_stop_requested)
-                MA_LOG_AT(MA_LOG_INFO, "disconnected from the broker");
+                MA_LOG_AT(MA_LOG_INFO, "disconnected from the broker",
+                          MA_LOG_INT("reason_code", rc));
         else
                 MA_LOG_AT(MA_LOG_WARN,
                           "disconnected from the broker, reconnecting",

@@ -131,7 +131,7 @@ def fmt(value):
 def bars(svg, x0, y0, width, title, items, unit):
     """Draws one panel of horizontal bars, each with a goal mark."""
     label_w = 300
-    bar_w = width - label_w - 60
+    bar_w = width - label_w - 190
     row_h = 30
     top = max([1.0] + [max(f["value"], f["goal"]) for f in items]) * 1.1
     svg.append(f'<text x="{x0}" y="{y0}" font-size="15" '
@@ -151,9 +151,10 @@ def bars(svg, x0, y0, width, title, items, unit):
         svg.append(f'<line x1="{goal_x:.1f}" y1="{y}" x2="{goal_x:.1f}" '
                    f'y2="{y + 26}" stroke="#000" stroke-width="2" '
                    f'stroke-dasharray="4 2"/>')
+        sign = "≥" if fig["op"] == ">=" else "≤"
         svg.append(f'<text x="{x0 + label_w + value_w + 6:.1f}" '
                    f'y="{y + 17}" font-size="12">{fmt(fig["value"])}{unit}'
-                   f' (goal {fig["op"]} {fmt(fig["goal"])}{unit})</text>')
+                   f' (goal {sign} {fmt(fig["goal"])}{unit})</text>')
     return y0 + 20 + len(items) * row_h + 30
 
 

@@ -235,15 +235,18 @@ fi
 
 cat <<EOF
 
-Where to look (settings and keys: . .run/demo.env):
-  Overview page:  $API_URL/mina-arenden/
-  Views:          psql '$DATABASE_URL' -c 'SELECT kundhandelse_typ, count(*) FROM kundhandelse GROUP BY 1 ORDER BY 1'
-  Outbox:         psql '$DATABASE_URL' -c 'SELECT consumer_id, state, count(*) FROM notifier_notification GROUP BY 1, 2'
-  Notifications:  mosquitto_sub -h $MQTT_HOST -p $MQTT_PORT -V mqttv5 -u mina-sidor -P '$mqtt_password' -i mina-sidor-demo -q 1 -v -t 'ma/v1/mina-sidor/#'
-  The question (HTTP $status, $count events of the subscribed customer):
-    $curl_command
+Where to look. The commands read the keys and passwords from .run/demo.env,
+so load it first in your shell:  . .run/demo.env
+  Overview page:  $API_URL/mina-arenden/   (sign in as Anna: permit log,
+                  Bo: fines log, Cecilia: Anna's mandate, David: company
+                  representative; their numbers: .run/demo/ui-users.json)
+  Views:          psql "\$DATABASE_URL" -c 'SELECT kundhandelse_typ, count(*) FROM kundhandelse GROUP BY 1 ORDER BY 1'
+  Outbox:         psql "\$DATABASE_URL" -c 'SELECT consumer_id, state, count(*) FROM notifier_notification GROUP BY 1, 2'
+  Notifications:  mosquitto_sub -h "\$MQTT_HOST" -p "\$MQTT_PORT" -V mqttv5 -u "\$DEMO_MQTT_USERNAME" -P "\$DEMO_MQTT_PASSWORD" -q 1 -v -t "\$DEMO_MQTT_TOPIC"
+  The question for Bo, the subscribed customer (checked: HTTP $status, $count events):
+    curl -sS "\$API_URL/kundhandelseFragaSynkron" -H "X-API-Key: \$DEMO_CONSUMER_API_KEY" -H 'skv_client_correlation_id: demo-1' -H 'Content-Type: application/json' -d "{\\"fraga\\":{\\"parter\\":[{\\"kund\\":{\\"identifierare\\":\\"\$DEMO_SUBSCRIBED_CUSTOMER\\",\\"typ\\":\\"Personnummer\\"}}]},\\"anvandare\\":\\"\$DEMO_SUBSCRIBED_CUSTOMER\\"}"
   A user token of the private consumer foretagsappen:  scripts/demo_token.sh david
-  Kafka:          kcat -C -b $KAFKA_BOOTSTRAP_SERVERS -t ma.kundhandelser.exk -e -f '%k %h\\n' | head
+  Kafka:          kcat -C -b "\$KAFKA_BOOTSTRAP_SERVERS" -t ma.kundhandelser.exk -e -f '%k %h\\n' | head
   Logs:           $STATE/logs/    Check: tests/integration/demo/check_demo_env.sh
   Stop everything: make stop
 EOF

@@ -92,9 +92,9 @@ static const ma_config_entry_t notif_config_table[] = {
         {"notify.poll-interval", MA_CONFIG_DURATION_MS, "ms", "1s", 10, 3600000,
          "Maximum time between two polls for due rows when no signal "
          "arrives; reminders become due without a signal."},
-        {"notify.batch", MA_CONFIG_INT, "rows", "500", 1, 10000,
+        {"notify.batch", MA_CONFIG_INT, "rows", "2000", 1, 10000,
          "Maximum number of rows claimed by one poll."},
-        {"notify.record-interval", MA_CONFIG_DURATION_MS, "ms", "50ms", 0,
+        {"notify.record-interval", MA_CONFIG_DURATION_MS, "ms", "100ms", 0,
          10000,
          "Longest wait before PUBACKs received are recorded as delivered in "
          "PostgreSQL; they are recorded at once when notify.batch of them "

@@ -332,17 +332,50 @@ static enum MHD_Result api_fraga(api_server_t *server,
                                first_denial ? 206 : 200, &body, first_denial);
 }
 
+/*
+ * Pseudonymises the user into the outcome and checks the user's token.
+ * Returns true when the request may go on; otherwise *result holds the
+ * queued error response (500, or the denial's problem).
+ */
+static bool api_user_allowed(api_server_t *server,
+                             struct MHD_Connection *connection,
+                             api_request_t *request, PGconn *conn,
+                             api_outcome_t *outcome, const api_question_t *user,
+                             enum MHD_Result *result)
+{
+        api_denial_t denial;
+        ma_error_t err;
+
+        ma_pseudonym_customer(server->config.pseudonym_key, user->anvandare_typ,
+                              user->anvandare, NULL, outcome->user_pseudonym);
+        if (api_auth_user(
+                    conn, &outcome->consumer,
+                    MHD_lookup_connection_value(connection, MHD_HEADER_KIND,
+                                                MHD_HTTP_HEADER_AUTHORIZATION),
+                    user->anvandare, &server->config.token_rules,
+                    ma_now_ms() / 1000, &denial, &err) != MA_OK) {
+                *result = api_error(server, connection, request, conn, outcome,
+                                    500, "could not check the user token");
+                return false;
+        }
+        if (denial.http_status != 0) {
+                *result = api_problem(server, connection, request, conn,
+                                      outcome, denial.http_status,
+                                      denial.problem, "%s", denial.message);
+                return false;
+        }
+        return true;
+}
+
 /* Parses the question, checks the user's token and runs api_fraga(). */
 enum MHD_Result api_post_fraga(api_server_t *server,
                                struct MHD_Connection *connection,
                                api_request_t *request, PGconn *conn,
                                api_outcome_t *outcome, json_t *root)
 {
-        api_denial_t denial;
         api_question_t *q = ma_malloc(sizeof(*q));
         char message[API_MESSAGE_MAX];
         enum MHD_Result result;
-        ma_error_t err;
 
         if (q == NULL)
                 return MHD_NO;
@@ -351,24 +384,9 @@ enum MHD_Result api_post_fraga(api_server_t *server,
                                    400, "%s", message);
                 goto done;
         }
-        ma_pseudonym_customer(server->config.pseudonym_key, q->anvandare_typ,
-                              q->anvandare, NULL, outcome->user_pseudonym);
-        if (api_auth_user(
-                    conn, &outcome->consumer,
-                    MHD_lookup_connection_value(connection, MHD_HEADER_KIND,
-                                                MHD_HTTP_HEADER_AUTHORIZATION),
-                    q->anvandare, &server->config.token_rules,
-                    ma_now_ms() / 1000, &denial, &err) != MA_OK) {
-                result = api_error(server, connection, request, conn, outcome,
-                                   500, "could not check the user token");
+        if (!api_user_allowed(server, connection, request, conn, outcome, q,
+                              &result))
                 goto done;
-        }
-        if (denial.http_status != 0) {
-                result = api_problem(server, connection, request, conn, outcome,
-                                     denial.http_status, denial.problem, "%s",
-                                     denial.message);
-                goto done;
-        }
         result = api_fraga(server, connection, request, conn, outcome, root, q);
 done:
         ma_free(q);
@@ -557,7 +575,7 @@ enum MHD_Result api_v1_customer(api_server_t *server,
         api_subject_t subject;
         api_party_keys_t keys;
         api_grant_t grant = {0};
-        api_denial_t denial;
+        enum MHD_Result result;
         char message[API_MESSAGE_MAX];
         json_t *items, *body;
         long long total = -1;
@@ -568,21 +586,9 @@ enum MHD_Result api_v1_customer(api_server_t *server,
             !api_v1_body_fits(request, &subject, message, sizeof(message)))
                 return api_error(server, connection, request, conn, outcome,
                                  400, "%s", message);
-        ma_pseudonym_customer(
-                server->config.pseudonym_key, subject.question.anvandare_typ,
-                subject.question.anvandare, NULL, outcome->user_pseudonym);
-        if (api_auth_user(
-                    conn, &outcome->consumer,
-                    MHD_lookup_connection_value(connection, MHD_HEADER_KIND,
-                                                MHD_HTTP_HEADER_AUTHORIZATION),
-                    subject.question.anvandare, &server->config.token_rules,
-                    ma_now_ms() / 1000, &denial, &err) != MA_OK)
-                return api_error(server, connection, request, conn, outcome,
-                                 500, "could not check the user token");
-        if (denial.http_status != 0)
-                return api_problem(server, connection, request, conn, outcome,
-                                   denial.http_status, denial.problem, "%s",
-                                   denial.message);
+        if (!api_user_allowed(server, connection, request, conn, outcome,
+                              &subject.question, &result))
+                return result;
         if (api_party_keys_fill(server, &subject.party, &keys) != MA_OK)
                 return api_error(server, connection, request, conn, outcome,
                                  500, "could not pseudonymise the customer");
@@ -704,7 +710,6 @@ enum MHD_Result api_v1_event(api_server_t *server,
         const char *user = MHD_lookup_connection_value(
                 connection, MHD_HEADER_KIND, API_USER_HEADER);
         api_subject_t *subject;
-        api_denial_t denial;
         char message[API_MESSAGE_MAX];
         json_t *root, *events, *event;
         api_access_t access;
@@ -731,25 +736,9 @@ enum MHD_Result api_v1_event(api_server_t *server,
                                    400, API_USER_HEADER " header: %s", message);
                 goto done;
         }
-        ma_pseudonym_customer(
-                server->config.pseudonym_key, subject->question.anvandare_typ,
-                subject->question.anvandare, NULL, outcome->user_pseudonym);
-        if (api_auth_user(
-                    conn, &outcome->consumer,
-                    MHD_lookup_connection_value(connection, MHD_HEADER_KIND,
-                                                MHD_HTTP_HEADER_AUTHORIZATION),
-                    subject->question.anvandare, &server->config.token_rules,
-                    ma_now_ms() / 1000, &denial, &err) != MA_OK) {
-                result = api_error(server, connection, request, conn, outcome,
-                                   500, "could not check the user token");
+        if (!api_user_allowed(server, connection, request, conn, outcome,
+                              &subject->question, &result))
                 goto done;
-        }
-        if (denial.http_status != 0) {
-                result = api_problem(server, connection, request, conn, outcome,
-                                     denial.http_status, denial.problem, "%s",
-                                     denial.message);
-                goto done;
-        }
         outcome->kund_pseudonyms = json_array();
         /* The id stays out: it is request text that may hold an identity
          * number, and the audit row's endpoint has it with digits masked. */
@@ -1162,7 +1151,6 @@ enum MHD_Result api_v1_subscription_create(api_server_t *server,
         json_t *prefixes = NULL, *body = json_object();
         api_party_keys_t keys;
         api_grant_t grant = {0};
-        api_denial_t denial;
         char message[API_MESSAGE_MAX];
         enum MHD_Result result;
         bool denied = false;
@@ -1182,25 +1170,9 @@ enum MHD_Result api_v1_subscription_create(api_server_t *server,
                                    400, "%s", message);
                 goto done;
         }
-        ma_pseudonym_customer(
-                server->config.pseudonym_key, subject->question.anvandare_typ,
-                subject->question.anvandare, NULL, outcome->user_pseudonym);
-        if (api_auth_user(
-                    conn, &outcome->consumer,
-                    MHD_lookup_connection_value(connection, MHD_HEADER_KIND,
-                                                MHD_HTTP_HEADER_AUTHORIZATION),
-                    subject->question.anvandare, &server->config.token_rules,
-                    ma_now_ms() / 1000, &denial, &err) != MA_OK) {
-                result = api_error(server, connection, request, conn, outcome,
-                                   500, "could not check the user token");
+        if (!api_user_allowed(server, connection, request, conn, outcome,
+                              &subject->question, &result))
                 goto done;
-        }
-        if (denial.http_status != 0) {
-                result = api_problem(server, connection, request, conn, outcome,
-                                     denial.http_status, denial.problem, "%s",
-                                     denial.message);
-                goto done;
-        }
         if (api_party_keys_fill(server, &subject->party, &keys) != MA_OK) {
                 result = api_error(server, connection, request, conn, outcome,
                                    500, "could not pseudonymise the customer");

@@ -453,7 +453,7 @@ ma_status_t ma_kafka_topic_ensure_retention(const char *bootstrap_servers,
                                     "for no limit",
                                     retention_ms, topic);
         /* A topic created a moment ago may not be known yet to the broker
-         * that answers DescribeConfigs, so "unknown topic" is retried. */
+         * that handles DescribeConfigs, so "unknown topic" is retried. */
         for (;;) {
                 status = ma_admin_retention_once(bootstrap_servers, topic,
                                                  retention_ms, timeout_ms,

@@ -279,7 +279,7 @@ typedef struct notif {
         char **delivered; /* ids acknowledged, not yet recorded */
         size_t delivered_count;
         int64_t delivered_since_ms; /* when the oldest of them arrived */
-        bool claim_wanted;          /* a NOTIFY, a poll time or a reconnect */
+        bool claim_due;             /* a NOTIFY, a poll time or a reconnect */
         bool claim_limited;         /* max-inflight limited the last claim */
         bool was_connected;
         int64_t last_due_count_ms;
@@ -670,7 +670,7 @@ static void notif_take_notifies(notif_t *n)
                 return;
         PQconsumeInput(n->conn);
         while ((notify = PQnotifies(n->conn)) != NULL) {
-                n->claim_wanted = true;
+                n->claim_due = true;
                 PQfreemem(notify);
         }
 }
@@ -697,7 +697,7 @@ static void notif_count_due(notif_t *n)
 
 /*
  * Waits for a NOTIFY, a callback or a signal, at most timeout_ms.  A NOTIFY
- * (also one that arrived during an earlier statement) sets claim_wanted.
+ * (also one that arrived during an earlier statement) sets claim_due.
  */
 static void notif_wait(notif_t *n, int64_t timeout_ms)
 {
@@ -816,7 +816,7 @@ static ma_status_t notif_run(notif_t *n, ma_error_t *err)
         ma_status_t status;
         ma_error_t failure;
 
-        n->claim_wanted = true;
+        n->claim_due = true;
         for (;;) {
                 int64_t now_ms = ma_now_ms();
                 bool connected = notif_mqtt_connected();
@@ -824,10 +824,10 @@ static ma_status_t notif_run(notif_t *n, ma_error_t *err)
 
                 notif_metrics_set_state(n->conn != NULL, connected);
                 if (connected && !n->was_connected)
-                        n->claim_wanted = true;
+                        n->claim_due = true;
                 n->was_connected = connected;
                 if (now_ms - last_poll_ms >= n->s.poll_ms)
-                        n->claim_wanted = true;
+                        n->claim_due = true;
                 if (notif_stop_requested && drain_until_ms == 0) {
                         drain_until_ms = now_ms + n->s.drain_ms;
                         MA_LOG_AT(MA_LOG_INFO, "stopping, draining PUBACKs",
@@ -837,8 +837,8 @@ static ma_status_t notif_run(notif_t *n, ma_error_t *err)
                 if (status != MA_OK)
                         return status;
                 if (!notif_stop_requested && connected &&
-                    (n->claim_wanted || more)) {
-                        n->claim_wanted = false;
+                    (n->claim_due || more)) {
+                        n->claim_due = false;
                         more = false;
                         status = notif_claim_and_publish(n, &more, &failure);
                         last_poll_ms = now_ms;
@@ -851,7 +851,7 @@ static ma_status_t notif_run(notif_t *n, ma_error_t *err)
                         status = notif_record_delivered(n, &failure);
                         if (status == MA_OK && n->claim_limited) {
                                 n->claim_limited = false;
-                                n->claim_wanted = true;
+                                n->claim_due = true;
                         }
                 }
                 if (status == MA_OK && now_ms - n->last_due_count_ms >= 5000) {
@@ -868,7 +868,7 @@ static ma_status_t notif_run(notif_t *n, ma_error_t *err)
                                 return status;
                         /* NOTIFYs sent while the connection was down are
                          * lost. */
-                        n->claim_wanted = true;
+                        n->claim_due = true;
                         continue;
                 }
                 if (drain_until_ms != 0 && n->delivered_count == 0 &&
@@ -880,7 +880,7 @@ static ma_status_t notif_run(notif_t *n, ma_error_t *err)
                 if (!connected || notif_stop_requested)
                         more = false; /* no claim until that changes */
                 if (more ||
-                    (n->claim_wanted && connected && !notif_stop_requested))
+                    (n->claim_due && connected && !notif_stop_requested))
                         continue;
                 {
                         /* Without a broker or while stopping nothing is

@@ -576,9 +576,9 @@ void proc_kafka_commit_async(proc_t *proc)
         int added = 0;
         int64_t now = ma_now_ms();
 
-        /* At most one commit per interval: one per batch of one record
-         * queued OffsetCommit requests faster than a loaded broker answered
-         * them, and leaving the group waits for every one of them. */
+        /* At most one commit per interval, because one commit per batch of
+         * one record queued OffsetCommit requests faster than a loaded
+         * broker processed them, and leaving the group waits for all. */
         if (now < proc->kafka_commit_next_ms)
                 return;
         proc->kafka_commit_next_ms = now + PROC_KAFKA_COMMIT_INTERVAL_MS;

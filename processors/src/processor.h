@@ -68,7 +68,7 @@ typedef struct proc_settings {
         const char *assignment_strategy;
         int metadata_refresh_ms;
         int session_timeout_ms;
-        int close_timeout_ms; /* longest wait to leave the group at stop */
+        int close_timeout_ms; /* maximum wait to leave the group at stop */
         int batch_max;
         int batch_linger_ms;
         bool batch_flush_idle;   /* commit once nothing more is queued */

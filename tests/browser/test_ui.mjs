@@ -39,7 +39,9 @@ function parseArgs() {
     args[name] = process.argv[i + 1];
   }
   if (!args.build || !args.repo) usage('give --build BUILD_DIR and --repo REPO');
-  args.data ??= '/work/shared/data/wabo-receipt.csv';
+  // The real logs sit beside the clone, as for make demo; MA_DATA_DIR moves them.
+  args.data ??= path.join(process.env.MA_DATA_DIR || path.join(args.repo, '..', 'shared', 'data'),
+                          'wabo-receipt.csv');
   args.out ??= path.join(args.repo, 'tests/out/browser');
   args.rows = Number(args.rows || 0);
   return args;

@@ -26,7 +26,7 @@ typedef enum ma_topic_action {
  * every partition has a leader.  Never removes partitions.  *partitions_out, if
  * not NULL, receives the count afterwards and *action_out what was done.
  * Errors: MA_ERR_KAFKA with the broker's code in err->cause, MA_ERR_TIMEOUT
- * when Kafka did not answer in time, MA_ERR_INVALID for a bad name or count.
+ * when Kafka did not respond in time, MA_ERR_INVALID for a bad name or count.
  */
 ma_status_t ma_kafka_topic_ensure(const char *bootstrap_servers,
                                   const char *topic, int partitions,
@@ -41,9 +41,9 @@ ma_status_t ma_kafka_topic_ensure(const char *bootstrap_servers,
  * altered; one with a longer or unlimited retention is left as it is.
  * The topic's other topic-level settings are kept: librdkafka 2.0 has only
  * the non-incremental AlterConfigs, which replaces the whole set, so they
- * are read first and sent along.  *changed_out, if not NULL, tells whether
- * it was altered.  Errors as ma_kafka_topic_ensure(), and MA_ERR_NOT_FOUND
- * when the topic does not exist.
+ * are read first and sent along.  *changed_out, if not NULL, is set to
+ * whether it was altered.  Errors as ma_kafka_topic_ensure(), and
+ * MA_ERR_NOT_FOUND when the topic does not exist.
  */
 ma_status_t ma_kafka_topic_ensure_retention(const char *bootstrap_servers,
                                             const char *topic,

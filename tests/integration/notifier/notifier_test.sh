@@ -532,7 +532,7 @@ JSONL
 # notification id, repeats allowed) and B exactly its own.
 test_process_log() {
 	local db url prefix i secret=notifier-wabo-secret-0123456789 seed="notif-$run"
-	local log_csv="${MA_WABO_LOG:-$repo_dir/../shared/data/wabo-receipt.csv}"
+	local log_csv="${MA_WABO_LOG:-${MA_DATA_DIR:-$repo_dir/../shared/data}/wabo-receipt.csv}"
 	local mapping="$repo_dir/producers/mappings/wabo-receipt.json"
 	local catalog="$repo_dir/schemas/catalog.json" name kund
 	: "${PROC_BIN:?set PROC_BIN to the ma-processor binary}"

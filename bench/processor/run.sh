@@ -236,7 +236,7 @@ if [ -n "${BENCH_BEFORE_BIN:-}" ]; then
 fi
 
 # 5. COPY of the same rows into empty tables.
-tables="kundhandelse kundhandelse_version arende kund_index consumer_offsets"
+tables="kundhandelse kundhandelse_version consumer_offsets"
 for t in $tables; do
 	psql -X -q -v ON_ERROR_STOP=1 "$url" -c "\\copy $t TO '$work/$t.copy'"
 done

@@ -12,7 +12,9 @@
  *      with batch.apply=record or after PostgreSQL refused the set-based
  *      statement, apply it with its own statement), or queue its dead
  *      letter and insert its rejected_events row;
- *   2b. load the staged rows with COPY and apply them with one
+ *   2b. copy the batch's new events (neither registered nor repeated in
+ *      the batch) straight into kundhandelse and kundhandelse_version;
+ *      load the other rows with COPY and apply them with one
  *      ma_apply_staged() call, which gives what applying them one by one
  *      in batch order would;
  *   3. wait for every dead letter's delivery report;
@@ -59,31 +61,6 @@ typedef struct proc_attempt {
         bool per_record;
 } proc_attempt_t;
 
-ma_status_t proc_batch_add(proc_t *proc, rd_kafka_message_t *message,
-                           ma_error_t *err)
-{
-        size_t max = (size_t)proc->settings.batch_max;
-
-        if (proc->batch == NULL) {
-                proc->batch = ma_calloc(max, sizeof(*proc->batch));
-                proc->forced_detail =
-                        ma_calloc(max, sizeof(*proc->forced_detail));
-                proc->dlq_slots = ma_calloc(max, sizeof(*proc->dlq_slots));
-                if (proc->batch == NULL || proc->forced_detail == NULL ||
-                    proc->dlq_slots == NULL)
-                        return ma_error_set(err, MA_ERR_NOMEM, NULL,
-                                            "could not allocate the batch");
-                proc->dlq_slot_count = max;
-        }
-        if (proc->batch_count >= max)
-                return ma_error_set(err, MA_ERR_INTERNAL, NULL,
-                                    "batch is full; flush it first");
-        if (proc->batch_count == 0)
-                proc->batch_started_ms = ma_now_ms();
-        proc->batch[proc->batch_count++] = message;
-        return MA_OK;
-}
-
 void proc_batch_drop(proc_t *proc)
 {
         size_t i;
@@ -93,8 +70,11 @@ void proc_batch_drop(proc_t *proc)
                 proc->batch[i] = NULL;
                 ma_free(proc->forced_detail[i]);
                 proc->forced_detail[i] = NULL;
+                ma_free(proc->verdict[i].detail);
+                proc->verdict[i].detail = NULL;
         }
         proc->batch_count = 0;
+        proc_copy_reset(&proc->copy);
 }
 
 /* ---- SQL helpers ---- */
@@ -132,8 +112,7 @@ proc_attempt_part(proc_attempt_t *attempt, const char *topic, int32_t partition)
         return NULL;
 }
 
-/* Adds text as the next element of the array literal in buf. */
-static ma_status_t proc_list_add(ma_buf_t *buf, const char *text)
+ma_status_t proc_list_add(ma_buf_t *buf, const char *text)
 {
         bool first = buf->len == 0;
 
@@ -145,8 +124,7 @@ static ma_status_t proc_list_add(ma_buf_t *buf, const char *text)
         return proc_array_append(buf, text);
 }
 
-/* Closes the array literal in buf ("{}" when empty) and adds a NUL. */
-static ma_status_t proc_list_end(ma_buf_t *buf)
+ma_status_t proc_list_end(ma_buf_t *buf)
 {
         bool empty = buf->len == 0;
 
@@ -481,13 +459,9 @@ static ma_status_t proc_apply_retract(proc_t *proc, const ma_event_t *event,
         return MA_OK;
 }
 
-/*
- * Appends the record as one row of the staging table ma_batch_in.  ord is
- * its index in the batch, so the outcomes can be matched back.
- */
-static ma_status_t proc_stage_record(proc_t *proc, size_t ord,
-                                     const rd_kafka_message_t *message,
-                                     const ma_event_t *event, ma_error_t *err)
+ma_status_t proc_stage_record(proc_t *proc, proc_copy_t *copy, size_t ord,
+                              const rd_kafka_message_t *message,
+                              const ma_event_t *event, ma_error_t *err)
 {
         char kund[MA_PSEUDONYM_HEX_LEN + 1];
 
@@ -503,7 +477,7 @@ static ma_status_t proc_stage_record(proc_t *proc, size_t ord,
                                             "could not compute the customer "
                                             "pseudonym");
         }
-        return proc_copy_record(&proc->copy, ord, message, event, kund, err);
+        return proc_copy_record(copy, ord, message, event, kund, err);
 }
 
 static void proc_count_outcome(proc_attempt_t *attempt,
@@ -650,30 +624,51 @@ static ma_status_t proc_batch_record(proc_t *proc, proc_attempt_t *attempt,
         int64_t now_ms = rd_kafka_message_timestamp(message, NULL);
         ma_status_t status;
 
-        /* Already committed: read again after a rewind that raced a seek. */
+        /* Already committed: read again after a rewind that raced a seek.
+         * Its staged row, if any, stays marked to skip. */
         if (message->offset <= stats->last_offset)
                 return MA_OK;
         stats->last_offset = message->offset;
         stats->consumed++;
 
-        /* The record's own timestamp makes the time rules give the same
-         * verdict when the record is read again after a crash. */
-        if (now_ms < 0)
-                now_ms = ma_now_ms();
-        ma_event_init(&event);
-        if (proc->forced_detail[index] != NULL) {
-                reason = PROC_REJECT_VALIDATION;
-                snprintf(detail, sizeof(detail), "%s",
-                         proc->forced_detail[index]);
+        if (!attempt->per_record && proc->forced_detail[index] == NULL) {
+                /* Classified by the classifier thread (proc_ahead.c). */
+                const proc_verdict_t *verdict = &proc->verdict[index];
+
+                if (verdict->status != MA_OK)
+                        return ma_error_set(err, verdict->status, NULL,
+                                            "could not classify record: %s",
+                                            ma_status_str(verdict->status));
+                if (verdict->reason == PROC_ACCEPT) {
+                        if (verdict->row >= 0 &&
+                            (size_t)verdict->row < proc->copy.rows)
+                                proc->copy.row[verdict->row].skip = false;
+                        return MA_OK;
+                }
+                reason = verdict->reason;
+                snprintf(detail, sizeof(detail), "%s", verdict->detail);
         } else {
-                status =
-                        proc_classify(proc->codec, proc->catalog, &proc->limits,
-                                      message->payload, message->len, now_ms,
-                                      &event, &reason, detail, sizeof(detail));
-                if (status != MA_OK)
-                        return ma_error_set(err, status, NULL,
-                                            "could not decode record: %s",
-                                            ma_status_str(status));
+                /* The record's own timestamp makes the time rules give the
+                 * same verdict when the record is read again after a
+                 * crash. */
+                if (now_ms < 0)
+                        now_ms = ma_now_ms();
+                ma_event_init(&event);
+                if (proc->forced_detail[index] != NULL) {
+                        reason = PROC_REJECT_VALIDATION;
+                        snprintf(detail, sizeof(detail), "%s",
+                                 proc->forced_detail[index]);
+                } else {
+                        status = proc_classify(proc->codec, proc->catalog,
+                                               &proc->limits, message->payload,
+                                               message->len, now_ms, &event,
+                                               &reason, detail, sizeof(detail));
+                        if (status != MA_OK)
+                                return ma_error_set(
+                                        err, status, NULL,
+                                        "could not decode record: %s",
+                                        ma_status_str(status));
+                }
         }
 
         if (reason != PROC_ACCEPT) {
@@ -687,11 +682,6 @@ static ma_status_t proc_batch_record(proc_t *proc, proc_attempt_t *attempt,
                 return MA_OK;
         }
 
-        if (!attempt->per_record) {
-                status = proc_stage_record(proc, index, message, &event, err);
-                ma_event_clear(&event);
-                return status;
-        }
         if (event.kind == MA_EVENT_PUBLISH)
                 status = proc_apply_publish(proc, message, &event, outcome,
                                             sizeof(outcome), err);
@@ -707,22 +697,52 @@ static ma_status_t proc_batch_record(proc_t *proc, proc_attempt_t *attempt,
         return MA_OK;
 }
 
+/* Counts every row of the batch that proc_copy_split() found new. */
+static void proc_batch_count_new(proc_t *proc, proc_attempt_t *attempt)
+{
+        size_t i;
+
+        for (i = 0; i < proc->copy.rows; i++) {
+                const rd_kafka_message_t *message;
+
+                if (proc->copy.row[i].staged || proc->copy.row[i].skip)
+                        continue;
+                message = proc->batch[proc->copy.row[i].ord];
+                proc_count_outcome(
+                        attempt,
+                        proc_attempt_part(attempt,
+                                          rd_kafka_topic_name(message->rkt),
+                                          message->partition),
+                        "inserted");
+        }
+}
+
 /*
- * Loads the staged records with COPY and applies them with one
- * ma_apply_staged() call, then counts their outcomes.  A record PostgreSQL
- * refuses fails the whole statement without naming the record; the caller
- * then retries per record.
+ * Copies the batch's new events straight into their tables, loads the
+ * other records with COPY and applies them with one ma_apply_staged()
+ * call, then counts the outcomes.  A record PostgreSQL refuses fails the
+ * whole statement without naming the record; the caller then retries per
+ * record.  So does a new event that another instance inserted meanwhile
+ * (a unique violation).
  */
 static ma_status_t
 proc_batch_apply_staged(proc_t *proc, proc_attempt_t *attempt, ma_error_t *err)
 {
         PGresult *result = NULL;
+        ma_status_t status;
         int i, rows;
 
         if (proc->copy.rows == 0)
                 return MA_OK;
-        if (proc_copy_send(proc->pg, &proc->copy, err) != MA_OK ||
-            proc_sql(proc, "SELECT ord, outcome FROM ma_apply_staged()", 0,
+        status = proc_copy_split(proc->pg, &proc->copy, err);
+        if (status == MA_OK)
+                status = proc_copy_send(proc->pg, &proc->copy, err);
+        if (status != MA_OK)
+                return status;
+        proc_batch_count_new(proc, attempt);
+        if (proc->copy.staged_rows == 0)
+                return MA_OK;
+        if (proc_sql(proc, "SELECT ord, outcome FROM ma_apply_staged()", 0,
                      NULL, NULL, NULL, PGRES_TUPLES_OK, &result,
                      "could not apply the batch", err) != MA_OK)
                 return MA_ERR_PG;
@@ -742,11 +762,11 @@ proc_batch_apply_staged(proc_t *proc, proc_attempt_t *attempt, ma_error_t *err)
                         PQgetvalue(result, i, 1));
         }
         PQclear(result);
-        if ((size_t)rows != proc->copy.rows)
+        if ((size_t)rows != proc->copy.staged_rows)
                 return ma_error_set(err, MA_ERR_INTERNAL, NULL,
                                     "ma_apply_staged returned %d outcomes for "
                                     "%zu records",
-                                    rows, proc->copy.rows);
+                                    rows, proc->copy.staged_rows);
         return MA_OK;
 }
 
@@ -805,6 +825,9 @@ static ma_status_t proc_batch_transaction(proc_t *proc, proc_attempt_t *attempt,
                             err);
         if (status == MA_OK)
                 status = proc_batch_lock_offsets(proc, attempt, err);
+        /* proc_batch_record() unmarks the staged rows it applies. */
+        for (i = 0; i < proc->copy.rows; i++)
+                proc->copy.row[i].skip = true;
         for (i = 0; status == MA_OK && i < proc->batch_count; i++)
                 status = proc_batch_record(proc, attempt, i, &dlq_count, err);
         if (status == MA_OK && !attempt->per_record)
@@ -921,7 +944,6 @@ ma_status_t proc_batch_flush(proc_t *proc, ma_error_t *err)
                                               "could not allocate batch state");
                         break;
                 }
-                proc_copy_reset(&proc->copy);
                 proc->dlq_generation++;
                 status = proc_batch_transaction(proc, &attempt, err);
                 if (status != MA_OK && !attempt.fenced && !per_record &&
@@ -988,6 +1010,8 @@ ma_status_t proc_batch_flush(proc_t *proc, ma_error_t *err)
         attempt_fenced = attempt.fenced;
         ma_free(attempt.parts);
         proc_batch_drop(proc);
+        /* The rewind reads the filled batch's records again. */
+        proc_ahead_drop(proc);
         proc->dlq_generation++;
         proc_metrics_batch(batch_size, (double)(ma_now_ms() - started) / 1000.0,
                            false);

@@ -100,11 +100,13 @@ static void proc_kafka_revoke(proc_t *proc, rd_kafka_t *rk,
         /* Commit what was read so far while the partitions are still ours.
          * After a lost assignment the offset check in the batch transaction
          * rejects the commit if another member already moved on. */
-        if (!proc->fatal && proc_batch_flush(proc, &err) != MA_OK)
+        if (!proc->fatal && proc_batch_flush_all(proc, &err) != MA_OK)
                 MA_LOG_AT(MA_LOG_ERROR, "batch before revoke failed",
                           MA_LOG_STR("error", err.message));
-        else if (proc->fatal)
+        else if (proc->fatal) {
                 proc_batch_drop(proc);
+                proc_ahead_drop(proc);
+        }
         for (i = 0; i < parts->cnt; i++) {
                 MA_LOG_AT(MA_LOG_INFO, "partition revoked",
                           MA_LOG_STR("topic", parts->elems[i].topic),
@@ -371,6 +373,11 @@ static ma_status_t proc_consumer_conf(proc_t *proc, rd_kafka_conf_t *conf,
                  proc->settings.assignment_strategy},
                 {"topic.metadata.refresh.interval.ms", refresh},
                 {"session.timeout.ms", session},
+                /* Fetch and offset-commit requests share the connection
+                 * to the broker; with Nagle's algorithm a fetch written
+                 * while an earlier request's segment is not yet
+                 * acknowledged waits for that acknowledgement. */
+                {"socket.nagle.disable", "true"},
         };
         size_t i;
 

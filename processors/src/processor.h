@@ -8,6 +8,7 @@
 #ifndef MA_PROCESSOR_H
 #define MA_PROCESSOR_H
 
+#include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -111,13 +112,38 @@ typedef struct proc_partition {
 
 /* ---- Staging rows for ma_apply_staged (proc_copy.c) ---- */
 
-/* A batch's accepted records in COPY text format, reused across batches. */
+/* Where one staged row sits in proc_copy_t.data. */
+typedef struct proc_copy_row {
+        size_t ord;     /* the record's index in the batch */
+        size_t start;   /* the row's first byte */
+        size_t event;   /* first byte of its kundhandelse columns */
+        size_t key_end; /* the tab after its org, id and sekvens columns */
+        size_t end;     /* one past its newline */
+        bool publish;
+        bool staged; /* goes through ma_apply_staged() */
+        bool skip;   /* its offset is already committed: not applied */
+} proc_copy_row_t;
+
+/*
+ * A batch's accepted records in COPY text format, reused across batches.
+ * proc_copy_split() divides them: a publish whose event is neither
+ * registered nor repeated in the batch is new, and is copied straight into
+ * kundhandelse and kundhandelse_version; every other record is staged in
+ * ma_batch_in for ma_apply_staged(), which decides replace, retract and
+ * stale.
+ */
 typedef struct proc_copy {
         char *data;
         size_t len;
         size_t cap;
         size_t rows;
         bool failed; /* an allocation failed; the rows are incomplete */
+        proc_copy_row_t *row;
+        size_t row_cap;
+        ma_buf_t orgs, ids;           /* text[] literals of the rows' keys */
+        ma_buf_t events, versions;    /* the new events' rows */
+        ma_buf_t staged;              /* ma_batch_in rows */
+        size_t new_rows, staged_rows; /* after proc_copy_split() */
 } proc_copy_t;
 
 /* Empties the rows and keeps the memory. */
@@ -133,11 +159,46 @@ ma_status_t proc_copy_record(proc_copy_t *copy, size_t ord,
                              const ma_event_t *event, const char *kund,
                              ma_error_t *err);
 /*
- * Creates the session's staging tables when missing and loads the rows
- * into ma_batch_in with COPY, in the open transaction.  Errors: MA_ERR_PG.
+ * Asks PostgreSQL, in the open transaction, which rows' events are
+ * already registered and divides the rows into new and staged ones.
+ * Errors: MA_ERR_PG, MA_ERR_NOMEM.
+ */
+ma_status_t proc_copy_split(PGconn *pg, proc_copy_t *copy, ma_error_t *err);
+/*
+ * Copies the new rows into kundhandelse and kundhandelse_version and loads
+ * the staged rows into ma_batch_in (creating the session's staging tables
+ * when missing), in the open transaction.  Errors: MA_ERR_PG.
  */
 ma_status_t proc_copy_send(PGconn *pg, const proc_copy_t *copy,
                            ma_error_t *err);
+
+/* ---- Classifying ahead (proc_ahead.c) ---- */
+
+/* What the classifier decided for one record of a batch. */
+typedef struct proc_verdict {
+        ma_status_t status; /* MA_OK, or why it could not be classified */
+        proc_reason_t reason;
+        char *detail; /* a rejected record's detail (ma_malloc) */
+        long row;     /* an accepted record's row in the batch's copy */
+} proc_verdict_t;
+
+/*
+ * The batch being filled by the poll loop while the previous one is
+ * applied; the classifier thread works through [classified, count).
+ */
+typedef struct proc_fill {
+        rd_kafka_message_t **batch;
+        proc_verdict_t *verdict;
+        proc_copy_t copy;
+        size_t count;
+        size_t classified;
+        int64_t started_ms;
+        bool started; /* thread, lock and arrays exist */
+        bool stop;
+        pthread_t thread;
+        pthread_mutex_t lock;
+        pthread_cond_t cond;
+} proc_fill_t;
 
 /* ---- Process state ---- */
 
@@ -164,10 +225,14 @@ typedef struct proc {
         size_t partition_count;
         size_t partition_cap;
 
+        /* The batch being applied, with the classifier's verdicts and
+         * rows, and the next one being filled. */
         rd_kafka_message_t **batch;
         size_t batch_count;
         int64_t batch_started_ms;
-        proc_copy_t copy; /* the current attempt's staged records */
+        proc_verdict_t *verdict;
+        proc_copy_t copy;
+        proc_fill_t fill;
 
         /* One slot per record of the batch.  The delivery callback matches
          * the generation, which moves on with each batch attempt, so a late
@@ -284,6 +349,24 @@ ma_status_t proc_batch_add(proc_t *proc, rd_kafka_message_t *message,
  */
 ma_status_t proc_batch_flush(proc_t *proc, ma_error_t *err);
 void proc_batch_drop(proc_t *proc);
+/*
+ * Appends the record as one row of copy (proc_copy_record with its
+ * customer pseudonym).  Errors: MA_ERR_NOMEM, a pseudonym failure.
+ */
+ma_status_t proc_stage_record(proc_t *proc, proc_copy_t *copy, size_t ord,
+                              const rd_kafka_message_t *message,
+                              const ma_event_t *event, ma_error_t *err);
+/*
+ * Waits for the classifier and makes the filled batch the one that
+ * proc_batch_flush() applies; does nothing while that one is not empty.
+ */
+void proc_batch_close(proc_t *proc);
+/* Flushes the batch being applied, then the one being filled. */
+ma_status_t proc_batch_flush_all(proc_t *proc, ma_error_t *err);
+/* Drops the records of the batch being filled (before a rewind). */
+void proc_ahead_drop(proc_t *proc);
+/* Stops the classifier and frees the batch being filled. */
+void proc_ahead_free(proc_t *proc);
 
 /* ---- proc_metrics.c ---- */
 
@@ -303,5 +386,9 @@ void proc_metrics_retention(const int64_t counts[PROC_RETENTION_COUNTS]);
 /* Appends text to buf as a double-quoted element of a PostgreSQL array
  * literal, escaping '"' and '\\'.  Errors: MA_ERR_NOMEM. */
 ma_status_t proc_array_append(ma_buf_t *buf, const char *text);
+/* Adds text as the next element of the array literal in buf. */
+ma_status_t proc_list_add(ma_buf_t *buf, const char *text);
+/* Closes the array literal in buf ("{}" when empty) and adds a NUL. */
+ma_status_t proc_list_end(ma_buf_t *buf);
 
 #endif /* MA_PROCESSOR_H */

@@ -287,6 +287,43 @@ static void proc_handle_consumer_error(proc_t *proc,
                                           : ""));
 }
 
+/* Adds a polled message to the batch being filled, or handles its error. */
+static void proc_take(proc_t *proc, rd_kafka_message_t *message)
+{
+        ma_error_t err;
+
+        if (message->err) {
+                proc_handle_consumer_error(proc, message);
+                rd_kafka_message_destroy(message);
+                return;
+        }
+        ma_error_clear(&err);
+        if (proc_batch_add(proc, message, &err) != MA_OK) {
+                rd_kafka_message_destroy(message);
+                MA_LOG_AT(MA_LOG_ERROR, "cannot queue record",
+                          MA_LOG_STR("error", err.message));
+                proc->fatal = true;
+        }
+}
+
+/*
+ * Reads, without waiting, up to a batch of records that are already
+ * fetched into the batch being filled, so the classifier works on them
+ * while the closed batch is applied.
+ */
+static void proc_read_ahead(proc_t *proc)
+{
+        while (!proc->fatal &&
+               proc->fill.count < (size_t)proc->settings.batch_max) {
+                rd_kafka_message_t *message =
+                        rd_kafka_consumer_poll(proc->consumer, 0);
+
+                if (message == NULL)
+                        break;
+                proc_take(proc, message);
+        }
+}
+
 /* The poll loop: fills batches and commits them by size or age. */
 static void proc_run(proc_t *proc)
 {
@@ -299,8 +336,8 @@ static void proc_run(proc_t *proc)
                 int64_t now;
                 bool idle;
 
-                if (proc->batch_count > 0) {
-                        int64_t age = ma_now_ms() - proc->batch_started_ms;
+                if (proc->fill.count > 0) {
+                        int64_t age = ma_now_ms() - proc->fill.started_ms;
 
                         timeout =
                                 age >= proc->settings.batch_linger_ms ||
@@ -309,56 +346,61 @@ static void proc_run(proc_t *proc)
                                         : (int)(proc->settings.batch_linger_ms -
                                                 age);
                 }
-                message = rd_kafka_consumer_poll(proc->consumer, timeout);
-                idle = message == NULL;
-                if (message != NULL && message->err) {
-                        proc_handle_consumer_error(proc, message);
-                        rd_kafka_message_destroy(message);
-                } else if (message != NULL) {
-                        ma_error_clear(&err);
-                        if (proc_batch_add(proc, message, &err) != MA_OK) {
-                                rd_kafka_message_destroy(message);
-                                MA_LOG_AT(MA_LOG_ERROR, "cannot queue record",
-                                          MA_LOG_STR("error", err.message));
-                                proc->fatal = true;
-                        }
-                }
+                /* A full batch (read ahead during the last commit) is
+                 * committed before anything more is read. */
+                message = proc->fill.count < (size_t)proc->settings.batch_max
+                                  ? rd_kafka_consumer_poll(proc->consumer,
+                                                           timeout)
+                                  : NULL;
+                idle = message == NULL &&
+                       proc->fill.count < (size_t)proc->settings.batch_max;
+                if (message != NULL)
+                        proc_take(proc, message);
                 if (proc->fatal)
                         break;
                 now = ma_now_ms();
-                if (proc->batch_count > 0 &&
-                    (proc->batch_count >= (size_t)proc->settings.batch_max ||
+                if (proc->fill.count > 0 &&
+                    (proc->fill.count >= (size_t)proc->settings.batch_max ||
                      (idle && proc->settings.batch_flush_idle) ||
-                     now - proc->batch_started_ms >=
+                     now - proc->fill.started_ms >=
                              proc->settings.batch_linger_ms)) {
+                        proc_batch_close(proc);
+                        /* A rebalance served here flushes both batches. */
+                        proc_read_ahead(proc);
                         ma_error_clear(&err);
-                        if (proc_batch_flush(proc, &err) != MA_OK)
+                        if (!proc->fatal &&
+                            proc_batch_flush(proc, &err) != MA_OK)
                                 MA_LOG_AT(MA_LOG_ERROR,
                                           "batch failed, stopping",
                                           MA_LOG_STR("error", err.message),
                                           MA_LOG_STR("sqlstate", err.sqlstate));
                 }
-                if (proc->batch_count == 0 && !proc->fatal)
+                if (proc->fill.count == 0 && proc->batch_count == 0 &&
+                    !proc->fatal)
                         proc_retention_tick(proc);
                 if (now >= next_lag_ms) {
                         proc_kafka_update_lag(proc);
                         next_lag_ms = now + 5000;
                 }
         }
-        if (!proc->fatal && proc->batch_count > 0) {
+        if (!proc->fatal && (proc->batch_count > 0 || proc->fill.count > 0)) {
                 ma_error_clear(&err);
-                if (proc_batch_flush(proc, &err) != MA_OK)
+                if (proc_batch_flush_all(proc, &err) != MA_OK)
                         MA_LOG_AT(MA_LOG_ERROR, "final batch failed",
                                   MA_LOG_STR("error", err.message));
         }
-        if (proc->fatal)
+        if (proc->fatal) {
                 proc_batch_drop(proc);
+                proc_ahead_drop(proc);
+        }
 }
 
 static void proc_free(proc_t *proc)
 {
         proc_batch_drop(proc);
+        proc_ahead_free(proc);
         ma_free(proc->batch);
+        ma_free(proc->verdict);
         ma_free(proc->forced_detail);
         ma_free(proc->dlq_slots);
         proc_copy_free(&proc->copy);

@@ -10,10 +10,10 @@
 #
 # 1. publish COUNT records (bench_processor_publish) to two producer topics
 #    of 6 partitions each, created with ma-topics;
-# 2. processor: ma-processor (set-based batches, COPY into the staging
-#    table) drains the backlog into an empty database, under /usr/bin/time
-#    -v for its peak resident memory, with its resident memory sampled at
-#    each poll;
+# 2. processor: ma-processor (set-based batches: new events copied into
+#    their tables, the other records through the staging table) drains
+#    the backlog into an empty database, under /usr/bin/time -v for its
+#    peak resident memory, with its resident memory sampled at each poll;
 # 3. the same with database.synchronous-commit=false;
 # 4. optionally an older build (BENCH_BEFORE_BIN, with its migrations in
 #    BENCH_BEFORE_MIGRATIONS) on the same backlog;

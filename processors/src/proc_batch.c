@@ -948,11 +948,13 @@ ma_status_t proc_batch_flush(proc_t *proc, ma_error_t *err)
                 status = proc_batch_transaction(proc, &attempt, err);
                 if (status != MA_OK && !attempt.fenced && !per_record &&
                     proc_error_is_record_fault(err)) {
-                        /* PostgreSQL rejected some record's values.  The
-                         * per-record path finds which one.
-                         * NOTE: no test makes PostgreSQL reject a record
-                         * that passed classification, so this branch has
-                         * only run through batch.apply=record. */
+                        /* PostgreSQL rejected some record's values, or
+                         * another instance inserted a new event first.
+                         * The per-record path finds the record or
+                         * replaces the event.  The basic test reaches
+                         * this through the second case.
+                         * NOTE: no test makes PostgreSQL reject a
+                         * record's values after classification. */
                         MA_LOG_AT(MA_LOG_WARN,
                                   "batch refused by PostgreSQL, retrying "
                                   "record by record",

@@ -291,6 +291,20 @@ test_basic() {
 	[ "$published_a" = "17" ] || fail "basic-a published '$published_a' records, expected 17"
 	start_processor "$url" "$group" "$workdir/basic.log" "$port"
 	wait_consumed "$url" "$group" "$published_a" 60 || return 0
+	# Another instance that inserted b-1 a moment earlier (the same event
+	# published under a second key) leaves a row that this instance's
+	# registry lookup did not see: copying b-1 as new then fails on the
+	# primary key, and the batch must be applied again record by record.
+	sql "$url" "INSERT INTO kundhandelse (producent_organisationsnummer,
+	    kundhandelse_id, sekvens, arende_typ, arende_identifierare, producent,
+	    rubrik, beskrivning, sprak, kundhandelse_typ,
+	    producentarendet_kraver_kundatgard, producentarendet_klart, version,
+	    tidpunkt, tidpunkt_offset_min, taggar, kafka_topic, kafka_partition,
+	    kafka_offset)
+	  VALUES ('5566778899', 'b-1', 0, 'Diarienummer', 'T-1', 'Testmyndighet B',
+	    'Inserted by another instance', '-', 'sv', 'TSTB.TILLSTAND.MOTTAGEN',
+	    false, false, '6.1', '2026-01-01T00:00:00Z', 0, '{}', 'other', 0, 0)" \
+		>/dev/null
 	# A producer topic created while the processor runs is found by the
 	# pattern subscription without a restart.
 	published_b=$(publish basic-b)
@@ -298,6 +312,13 @@ test_basic() {
 	wait_consumed "$url" "$group" "$total" 60 || return 0
 
 	check "$url" "current events" "SELECT count(*) FROM kundhandelse" "6"
+	check "$url" "an event inserted meanwhile is replaced" \
+		"SELECT sekvens || '/' || rubrik FROM kundhandelse WHERE kundhandelse_id = 'b-1'" "1/Mottagen"
+	if grep -q 'retrying record by record' "$workdir/basic.log"; then
+		log "ok: a failed copy of new events is applied record by record"
+	else
+		fail "the copy of b-1 did not fail over to the per-record path"
+	fi
 	check "$url" "newest sekvens replaces older" \
 		"SELECT rubrik || '/' || sekvens FROM kundhandelse WHERE kundhandelse_id = 'a-replace'" "v3/3"
 	check "$url" "content stored" \

@@ -28,6 +28,7 @@
 #include "ma/alloc.h"
 #include "ma/codec.h"
 #include "ma/event.h"
+#include "ma/kafka_admin.h"
 #include "ma/pseudonym.h"
 
 #define TSTA_ORGNR    "2120001116"
@@ -42,6 +43,7 @@ static rd_kafka_t *producer;
 static ma_codec_t *codec;
 static ma_pseudonym_key_t *pseudonym_key;
 static const char *topic_prefix;
+static const char *bootstrap_servers;
 static long delivered, failed;
 
 static void die(const char *message)
@@ -88,30 +90,17 @@ static void topic_for(const char *producer_prefix, char *out, size_t size)
 /* Creates the topics of the named producer prefixes (NULL-terminated). */
 static void create_topics(const char *const *names)
 {
-        rd_kafka_NewTopic_t *topics[2];
-        rd_kafka_queue_t *queue = rd_kafka_queue_new(producer);
-        rd_kafka_event_t *event;
-        char name[256], errstr[256];
-        int i, count = 0;
+        char name[256];
+        ma_error_t err;
+        int i;
 
-        for (i = 0; names[i] != NULL && i < 2; i++) {
+        for (i = 0; names[i] != NULL; i++) {
                 topic_for(names[i], name, sizeof(name));
-                topics[i] = rd_kafka_NewTopic_new(name, PARTITIONS, -1, errstr,
-                                                  sizeof(errstr));
-                if (topics[i] == NULL)
-                        die(errstr);
-                count++;
+                ma_error_clear(&err);
+                if (ma_kafka_topic_ensure(bootstrap_servers, name, PARTITIONS,
+                                          1, 20000, NULL, NULL, &err) != MA_OK)
+                        die(err.message);
         }
-        rd_kafka_CreateTopics(producer, topics, (size_t)count, NULL, queue);
-        event = rd_kafka_queue_poll(queue, 20000);
-        if (event == NULL)
-                die("Kafka did not answer CreateTopics in time; check that "
-                    "Kafka "
-                    "is running at the bootstrap address");
-        rd_kafka_event_destroy(event);
-        for (i = 0; i < count; i++)
-                rd_kafka_NewTopic_destroy(topics[i]);
-        rd_kafka_queue_destroy(queue);
 }
 
 static void send_raw(const char *producer_prefix, const char *key,
@@ -379,6 +368,7 @@ int main(int argc, char **argv)
         if (ma_pseudonym_key_new(argv[4], strlen(argv[4]), &pseudonym_key,
                                  &err) != MA_OK)
                 die(err.message);
+        bootstrap_servers = argv[1];
         conf = rd_kafka_conf_new();
         if (rd_kafka_conf_set(conf, "bootstrap.servers", argv[1], errstr,
                               sizeof(errstr)) != RD_KAFKA_CONF_OK ||

@@ -109,11 +109,11 @@ RETURNS void LANGUAGE sql AS $$ SELECT $$;
 -- It now gets only the records that are not new, a few per batch, so
 -- analyzing the staging tables for every call (which also made every
 -- statement be planned again) cost more than it saved. Without their
--- statistics the planner could hash all of kundhandelse for a join with
--- them; the SET clauses keep it to index probes, which suit any batch.
+-- statistics the planner estimates their rows from their size on disk,
+-- and the lookups in kundhandelse and kundhandelse_version stay index
+-- probes through LATERAL ... LIMIT 1.
 CREATE OR REPLACE FUNCTION ma_apply_staged()
-RETURNS TABLE (ord integer, outcome text) LANGUAGE plpgsql
-SET enable_hashjoin = off SET enable_mergejoin = off AS $$
+RETURNS TABLE (ord integer, outcome text) LANGUAGE plpgsql AS $$
 #variable_conflict use_column
 BEGIN
     PERFORM ma_batch_prepare();
@@ -163,11 +163,19 @@ BEGIN
            END
       FROM w LEFT JOIN eff ON eff.ord = w.ord;
 
+    -- The rows to delete are found by index probes and deleted by their
+    -- ctid. As a join, a plan cached while kundhandelse was small kept
+    -- hashing all of it for every batch.
     DELETE FROM kundhandelse k
-     USING ma_batch_out o
-     WHERE o.is_final
-       AND k.producent_organisationsnummer = o.org
-       AND k.kundhandelse_id = o.id;
+     WHERE k.ctid = ANY (ARRAY(
+         SELECT c.ctid
+           FROM ma_batch_out o
+           CROSS JOIN LATERAL (
+               SELECT k2.ctid FROM kundhandelse k2
+                WHERE k2.producent_organisationsnummer = o.org
+                  AND k2.kundhandelse_id = o.id
+                LIMIT 1) c
+          WHERE o.is_final));
 
     INSERT INTO kundhandelse (producent_organisationsnummer, kundhandelse_id,
         sekvens, kund_pseudonym, kund_typ, arende_typ, arende_identifierare,

@@ -12,11 +12,11 @@
  *      with batch.apply=record or after PostgreSQL refused the set-based
  *      statement, apply it with its own statement), or queue its dead
  *      letter and insert its rejected_events row;
- *   2b. copy the batch's new events (neither registered nor repeated in
- *      the batch) straight into kundhandelse and kundhandelse_version;
- *      load the other rows with COPY and apply them with one
- *      ma_apply_staged() call, which gives what applying them one by one
- *      in batch order would;
+ *   2b. register the batch's events that may be new (all of their
+ *      records in the batch are publishes) and copy the new ones straight
+ *      into kundhandelse; load the other rows with COPY and apply them
+ *      with one ma_apply_staged() call.  Both give what applying the
+ *      records one by one in batch order would;
  *   3. wait for every dead letter's delivery report;
  *   4. advance the offsets and counters; COMMIT.
  * A crash before COMMIT leaves nothing in PostgreSQL, and the records are
@@ -697,7 +697,7 @@ static ma_status_t proc_batch_record(proc_t *proc, proc_attempt_t *attempt,
         return MA_OK;
 }
 
-/* Counts every row of the batch that proc_copy_split() found new. */
+/* Counts the outcomes of the rows that proc_copy_split() resolved. */
 static void proc_batch_count_new(proc_t *proc, proc_attempt_t *attempt)
 {
         size_t i;
@@ -705,7 +705,8 @@ static void proc_batch_count_new(proc_t *proc, proc_attempt_t *attempt)
         for (i = 0; i < proc->copy.rows; i++) {
                 const rd_kafka_message_t *message;
 
-                if (proc->copy.row[i].staged || proc->copy.row[i].skip)
+                if (proc->copy.row[i].staged || proc->copy.row[i].skip ||
+                    proc->copy.row[i].outcome == NULL)
                         continue;
                 message = proc->batch[proc->copy.row[i].ord];
                 proc_count_outcome(
@@ -713,7 +714,7 @@ static void proc_batch_count_new(proc_t *proc, proc_attempt_t *attempt)
                         proc_attempt_part(attempt,
                                           rd_kafka_topic_name(message->rkt),
                                           message->partition),
-                        "inserted");
+                        proc->copy.row[i].outcome);
         }
 }
 

@@ -18,13 +18,32 @@
 #include "ma/datetime.h"
 #include "processor.h"
 
+/* Appends n bytes to buf; false when out of memory. */
+static bool proc_copy_append(ma_buf_t *buf, const char *bytes, size_t n)
+{
+        if (buf->len + n > buf->cap) {
+                size_t cap = buf->cap ? buf->cap : 65536;
+                unsigned char *grown;
+
+                while (cap < buf->len + n)
+                        cap *= 2;
+                grown = ma_realloc(buf->data, cap);
+                if (grown == NULL)
+                        return false;
+                buf->data = grown;
+                buf->cap = cap;
+        }
+        memcpy(buf->data + buf->len, bytes, n);
+        buf->len += n;
+        return true;
+}
+
 void proc_copy_reset(proc_copy_t *copy)
 {
         copy->len = 0;
         copy->rows = 0;
         copy->failed = false;
-        copy->orgs.len = 0;
-        copy->ids.len = 0;
+        copy->keys.len = 0;
         copy->events.len = 0;
         copy->versions.len = 0;
         copy->staged.len = 0;
@@ -40,6 +59,12 @@ void proc_copy_free(proc_copy_t *copy)
         ma_free(copy->row);
         copy->row = NULL;
         copy->row_cap = 0;
+        ma_free(copy->candidate);
+        copy->candidate = NULL;
+        ma_free(copy->slot);
+        copy->slot = NULL;
+        copy->slot_cap = 0;
+        ma_buf_free(&copy->keys);
         ma_buf_free(&copy->orgs);
         ma_buf_free(&copy->ids);
         ma_buf_free(&copy->events);
@@ -192,16 +217,24 @@ ma_status_t proc_copy_record(proc_copy_t *copy, size_t ord,
                 }
         }
         if (!copy->failed) {
+                const char *org = event->producent_organisationsnummer;
+
                 row = &copy->row[copy->rows];
                 row->ord = ord;
                 row->start = copy->len;
+                row->key = copy->keys.len;
+                row->sekvens = event->sekvens;
                 row->publish = publish;
+                row->group = (long)copy->rows;
+                row->best = (long)copy->rows;
+                row->retraction_in_group = !publish;
+                row->write = false;
+                row->outcome = NULL;
                 row->staged = true;
                 row->skip = false;
-                if (proc_list_add(&copy->orgs,
-                                  event->producent_organisationsnummer) !=
-                            MA_OK ||
-                    proc_list_add(&copy->ids, event->kundhandelse_id) != MA_OK)
+                if (!proc_copy_append(&copy->keys, org, strlen(org) + 1) ||
+                    !proc_copy_append(&copy->keys, event->kundhandelse_id,
+                                      strlen(event->kundhandelse_id) + 1))
                         copy->failed = true;
         }
         /* ord is the first column, so it has no leading tab. */
@@ -265,46 +298,154 @@ end:
         return MA_OK;
 }
 
-/* Appends n bytes to buf; false when out of memory. */
-static bool proc_copy_append(ma_buf_t *buf, const char *bytes, size_t n)
+/* FNV-1a over a row's organisationsnummer and id. */
+static uint64_t proc_copy_key_hash(const char *key)
 {
-        if (buf->len + n > buf->cap) {
-                size_t cap = buf->cap ? buf->cap : 65536;
-                unsigned char *grown;
+        uint64_t hash = 1469598103934665603ULL;
+        int part;
 
-                while (cap < buf->len + n)
-                        cap *= 2;
-                grown = ma_realloc(buf->data, cap);
-                if (grown == NULL)
-                        return false;
-                buf->data = grown;
-                buf->cap = cap;
+        for (part = 0; part < 2; part++) {
+                for (; *key != '\0'; key++)
+                        hash = (hash ^ (unsigned char)*key) * 1099511628211ULL;
+                hash = (hash ^ 0xff) * 1099511628211ULL;
+                key++;
         }
-        memcpy(buf->data + buf->len, bytes, n);
-        buf->len += n;
+        return hash;
+}
+
+static bool proc_copy_key_equal(const char *a, const char *b)
+{
+        size_t org = strlen(a);
+
+        return strcmp(a, b) == 0 && strcmp(a + org + 1, b + org + 1) == 0;
+}
+
+/*
+ * Groups the rows that are not skipped by event.  Each row's group is the
+ * first row of its event.  That first row also records the row with the
+ * highest sekvens (the first of equals) and whether a retraction is among
+ * them.
+ */
+static bool proc_copy_group(proc_copy_t *copy)
+{
+        size_t cap = 16, i, mask;
+
+        while (cap < 2 * copy->rows)
+                cap *= 2;
+        if (cap > copy->slot_cap) {
+                long *slot = ma_realloc(copy->slot, cap * sizeof(*slot));
+
+                if (slot == NULL)
+                        return false;
+                copy->slot = slot;
+                copy->slot_cap = cap;
+        }
+        mask = cap - 1;
+        for (i = 0; i < cap; i++)
+                copy->slot[i] = -1;
+        for (i = 0; i < copy->rows; i++) {
+                proc_copy_row_t *row = &copy->row[i];
+                const char *key = (const char *)copy->keys.data + row->key;
+                size_t at = (size_t)proc_copy_key_hash(key) & mask;
+
+                row->group = (long)i;
+                row->best = (long)i;
+                row->retraction_in_group = !row->publish;
+                if (row->skip)
+                        continue;
+                while (copy->slot[at] >= 0) {
+                        proc_copy_row_t *first = &copy->row[copy->slot[at]];
+
+                        if (proc_copy_key_equal((const char *)copy->keys.data +
+                                                        first->key,
+                                                key)) {
+                                row->group = copy->slot[at];
+                                if (!row->publish)
+                                        first->retraction_in_group = true;
+                                if (row->sekvens >
+                                    copy->row[first->best].sekvens)
+                                        first->best = (long)i;
+                                break;
+                        }
+                        at = (at + 1) & mask;
+                }
+                if (copy->slot[at] < 0)
+                        copy->slot[at] = (long)i;
+        }
         return true;
+}
+
+/* Builds the array literals of the events that may be new: one entry per
+ * event whose records in the batch are all publishes. */
+static size_t proc_copy_candidates(proc_copy_t *copy, bool *ok)
+{
+        size_t i, count = 0;
+
+        copy->orgs.len = 0;
+        copy->ids.len = 0;
+        for (i = 0; *ok && i < copy->rows; i++) {
+                const proc_copy_row_t *row = &copy->row[i];
+                const char *org = (const char *)copy->keys.data + row->key;
+
+                if (row->skip || row->group != (long)i ||
+                    row->retraction_in_group)
+                        continue;
+                *ok = proc_list_add(&copy->orgs, org) == MA_OK &&
+                      proc_list_add(&copy->ids, org + strlen(org) + 1) == MA_OK;
+                copy->candidate[count++] = i;
+        }
+        *ok = *ok && proc_list_end(&copy->orgs) == MA_OK &&
+              proc_list_end(&copy->ids) == MA_OK;
+        return count;
+}
+
+/*
+ * Gives the rows of a new event their outcomes in batch order.  A record
+ * is effective when its sekvens is higher than every earlier one.  The
+ * first effective record inserts the event and each later one replaces
+ * it, so only the last, the group's best, is written.
+ */
+static void proc_copy_resolve_new(proc_copy_t *copy, size_t first)
+{
+        bool seen = false;
+        int64_t top = 0;
+        size_t i;
+
+        for (i = first; i < copy->rows; i++) {
+                proc_copy_row_t *row = &copy->row[i];
+
+                if (row->skip || row->group != (long)first)
+                        continue;
+                row->staged = false;
+                row->write = (long)i == copy->row[first].best;
+                if (seen && row->sekvens <= top) {
+                        row->outcome = "stale";
+                        continue;
+                }
+                row->outcome = seen ? "replaced" : "inserted";
+                seen = true;
+                top = row->sekvens;
+        }
 }
 
 ma_status_t proc_copy_split(PGconn *pg, proc_copy_t *copy, ma_error_t *err)
 {
-        /* The 1-based positions of the rows whose event is registered or
-         * appears more than once in the batch.  A current event always has
-         * its version row, so the register alone answers.  LIMIT 1 keeps
-         * the lookup an index probe per row: as EXISTS under OR, the
-         * planner hashed the whole register for every batch. */
+        /* The 1-based positions of the candidates that are registered.
+         * A current event always has its version row, so the register
+         * alone is enough.  LATERAL ... LIMIT 1 keeps this an index probe
+         * per candidate; as a semi-join the planner may hash the whole
+         * register. */
         static const char sql[] =
-                "SELECT s.i FROM (SELECT u.org, u.id, u.i, count(*) OVER "
-                "(PARTITION BY u.org, u.id) AS n FROM unnest($1::text[], "
-                "$2::text[]) WITH ORDINALITY AS u(org, id, i)) s "
-                "LEFT JOIN LATERAL (SELECT true AS hit FROM "
-                "kundhandelse_version v WHERE v.producent_organisationsnummer "
-                "= s.org AND v.kundhandelse_id = s.id LIMIT 1) v ON true "
-                "WHERE s.n > 1 OR v.hit";
+                "SELECT u.i FROM unnest($1::text[], $2::text[]) WITH "
+                "ORDINALITY AS u(org, id, i) CROSS JOIN LATERAL (SELECT 1 "
+                "FROM kundhandelse_version v WHERE "
+                "v.producent_organisationsnummer = u.org AND "
+                "v.kundhandelse_id = u.id LIMIT 1) v";
         const char *values[2];
         PGresult *result;
-        size_t i, orgs_len = copy->orgs.len, ids_len = copy->ids.len;
+        size_t i, count;
         int r;
-        bool ok = true;
+        bool ok = !copy->failed;
 
         /* A retried attempt splits the same rows again. */
         copy->events.len = 0;
@@ -312,31 +453,55 @@ ma_status_t proc_copy_split(PGconn *pg, proc_copy_t *copy, ma_error_t *err)
         copy->staged.len = 0;
         copy->new_rows = 0;
         copy->staged_rows = 0;
-        if (copy->failed || proc_list_end(&copy->orgs) != MA_OK ||
-            proc_list_end(&copy->ids) != MA_OK)
+        if (ok) {
+                size_t *candidate = ma_realloc(copy->candidate,
+                                               (copy->rows ? copy->rows : 1) *
+                                                       sizeof(*candidate));
+
+                ok = candidate != NULL;
+                if (ok)
+                        copy->candidate = candidate;
+        }
+        ok = ok && proc_copy_group(copy);
+        count = ok ? proc_copy_candidates(copy, &ok) : 0;
+        if (!ok)
                 return ma_error_set(err, MA_ERR_NOMEM, NULL,
                                     "could not stage records: out of memory");
-        for (i = 0; i < copy->rows; i++)
-                copy->row[i].staged = !copy->row[i].publish;
-        values[0] = (const char *)copy->orgs.data;
-        values[1] = (const char *)copy->ids.data;
-        result = PQexecParams(pg, sql, 2, NULL, values, NULL, NULL, 0);
-        /* Reopens the literals, which later rows would extend. */
-        copy->orgs.len = orgs_len;
-        copy->ids.len = ids_len;
-        if (PQresultStatus(result) != PGRES_TUPLES_OK) {
-                ma_pg_error(pg, result, "could not look up the batch's events",
-                            err);
-                PQclear(result);
-                return MA_ERR_PG;
+        for (i = 0; i < copy->rows; i++) {
+                copy->row[i].staged = true;
+                copy->row[i].write = false;
+                copy->row[i].outcome = NULL;
         }
-        for (r = 0; r < PQntuples(result); r++) {
-                long at = strtol(PQgetvalue(result, r, 0), NULL, 10);
+        if (count > 0) {
+                values[0] = (const char *)copy->orgs.data;
+                values[1] = (const char *)copy->ids.data;
+                result = PQexecParams(pg, sql, 2, NULL, values, NULL, NULL, 0);
+                if (PQresultStatus(result) != PGRES_TUPLES_OK) {
+                        ma_pg_error(pg, result,
+                                    "could not look up the batch's events",
+                                    err);
+                        PQclear(result);
+                        return MA_ERR_PG;
+                }
+                /* The registered candidates come back; their first row's
+                 * write flag marks them until the others, the new
+                 * events, are resolved. */
+                for (r = 0; r < PQntuples(result); r++) {
+                        long at = strtol(PQgetvalue(result, r, 0), NULL, 10);
 
-                if (at >= 1 && (size_t)at <= copy->rows)
-                        copy->row[at - 1].staged = true;
+                        if (at >= 1 && (size_t)at <= count)
+                                copy->row[copy->candidate[at - 1]].write = true;
+                }
+                PQclear(result);
+                for (i = 0; i < count; i++) {
+                        size_t first = copy->candidate[i];
+
+                        if (copy->row[first].write)
+                                copy->row[first].write = false;
+                        else
+                                proc_copy_resolve_new(copy, first);
+                }
         }
-        PQclear(result);
 
         for (i = 0; ok && i < copy->rows; i++) {
                 const proc_copy_row_t *row = &copy->row[i];
@@ -350,6 +515,8 @@ ma_status_t proc_copy_split(PGconn *pg, proc_copy_t *copy, ma_error_t *err)
                         copy->staged_rows++;
                         continue;
                 }
+                if (!row->write)
+                        continue;
                 /* The kundhandelse columns are ma_batch_in's without ord
                  * and kind; a version row is org, id, sekvens, not
                  * retracted. */

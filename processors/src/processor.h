@@ -119,18 +119,28 @@ typedef struct proc_copy_row {
         size_t event;   /* first byte of its kundhandelse columns */
         size_t key_end; /* the tab after its org, id and sekvens columns */
         size_t end;     /* one past its newline */
+        size_t key;     /* its organisationsnummer and id in keys */
+        int64_t sekvens;
+        long group; /* the first row of the batch with the same event */
+        long best;  /* in a first row: the row with the highest sekvens */
         bool publish;
-        bool staged; /* goes through ma_apply_staged() */
-        bool skip;   /* its offset is already committed: not applied */
+        bool retraction_in_group; /* in a first row */
+        bool staged;              /* goes through ma_apply_staged() */
+        bool write;               /* new: copied into kundhandelse */
+        bool skip;           /* its offset is already committed: not applied */
+        const char *outcome; /* of a row that is not staged */
 } proc_copy_row_t;
 
 /*
  * A batch's accepted records in COPY text format, reused across batches.
- * proc_copy_split() divides them: a publish whose event is neither
- * registered nor repeated in the batch is new, and is copied straight into
- * kundhandelse and kundhandelse_version; every other record is staged in
- * ma_batch_in for ma_apply_staged(), which decides replace, retract and
- * stale.
+ * proc_copy_split() divides them by event: when every record of an event
+ * in the batch is a publish and the event is not registered yet, the
+ * event is new.  The record with its highest sekvens is copied into
+ * kundhandelse and, as its version, into kundhandelse_version, and the
+ * outcomes of the event's records follow from their order (inserted,
+ * then replaced by each higher sekvens, the others stale).  Every other record
+ * is staged in ma_batch_in for ma_apply_staged(), which decides replace,
+ * retract and stale against what is stored.
  */
 typedef struct proc_copy {
         char *data;
@@ -140,7 +150,14 @@ typedef struct proc_copy {
         bool failed; /* an allocation failed; the rows are incomplete */
         proc_copy_row_t *row;
         size_t row_cap;
-        ma_buf_t orgs, ids;           /* text[] literals of the rows' keys */
+        ma_buf_t keys; /* per row: organisationsnummer NUL id NUL */
+        /* proc_copy_split()'s working state: the array literals of the
+         * events that may be new, their first rows, and a hash table of
+         * keys that groups the rows by event. */
+        ma_buf_t orgs, ids;
+        size_t *candidate;
+        long *slot;
+        size_t slot_cap;
         ma_buf_t events, versions;    /* the new events' rows */
         ma_buf_t staged;              /* ma_batch_in rows */
         size_t new_rows, staged_rows; /* after proc_copy_split() */
@@ -159,15 +176,15 @@ ma_status_t proc_copy_record(proc_copy_t *copy, size_t ord,
                              const ma_event_t *event, const char *kund,
                              ma_error_t *err);
 /*
- * Asks PostgreSQL, in the open transaction, which rows' events are
- * already registered and divides the rows into new and staged ones.
- * Errors: MA_ERR_PG, MA_ERR_NOMEM.
+ * Looks up, in the open transaction, which of the batch's events that may
+ * be new are registered already, and divides the rows into new and staged
+ * ones.  Errors: MA_ERR_PG, MA_ERR_NOMEM.
  */
 ma_status_t proc_copy_split(PGconn *pg, proc_copy_t *copy, ma_error_t *err);
 /*
- * Copies the new rows into kundhandelse and kundhandelse_version and loads
- * the staged rows into ma_batch_in (creating the session's staging tables
- * when missing), in the open transaction.  Errors: MA_ERR_PG.
+ * Copies the new events into kundhandelse and kundhandelse_version and
+ * loads the staged rows into ma_batch_in (creating the session's staging
+ * tables when missing), in the open transaction.  Errors: MA_ERR_PG.
  */
 ma_status_t proc_copy_send(PGconn *pg, const proc_copy_t *copy,
                            ma_error_t *err);

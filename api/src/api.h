@@ -4,8 +4,9 @@
  * connection register (api_auth.c), the view queries (api_query.c) and the
  * HTTP server (api_server.c).
  *
- * Threads: every function here works on its arguments only.  The server
- * gives each libmicrohttpd worker thread its own PGconn.
+ * Threads: every function here works on its arguments only, except that
+ * api_pg_exec_prepared() and api_pg_begin_deferred() keep state per
+ * thread.  The server lends a thread one PGconn of its pool at a time.
  */
 #ifndef MA_API_H
 #define MA_API_H
@@ -369,10 +370,32 @@ ma_status_t api_query_event(PGconn *conn, const char *producer,
                             const char *kundhandelse_id, json_t *events,
                             json_t *disclosed, ma_error_t *err);
 
+#define API_STATEMENTS_MAX 64
+
+/* The statements prepared in the current session of one pooled database
+ * connection.  A new or reset connection (another backend process) starts
+ * with none. */
+typedef struct api_statements {
+        const PGconn *conn;
+        int backend_pid;
+        char *texts[API_STATEMENTS_MAX];
+        size_t count;
+} api_statements_t;
+
+/* Makes api_pg_exec_prepared() on the calling thread keep its prepared
+ * statements in statements, the cache of the connection the thread has
+ * borrowed (NULL when it has borrowed none). */
+void api_statements_use(api_statements_t *statements);
+
+/* Frees the cached statement texts; the connection keeps its statements
+ * until its session ends. */
+void api_statements_clear(api_statements_t *statements);
+
 /*
- * PQexecParams() with sql prepared once per session of the thread's
- * connection (at most 64 statements; beyond that it is planned per call).
- * Returns the result as PQexecPrepared() does.
+ * PQexecParams() with sql prepared once per session of the connection (at
+ * most API_STATEMENTS_MAX statements, and only with a cache set by
+ * api_statements_use(); otherwise it is planned per call).  Returns the
+ * result as PQexecPrepared() does.
  */
 PGresult *api_pg_exec_prepared(PGconn *conn, const char *sql, int count,
                                const char *const *params);

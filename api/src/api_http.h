@@ -3,8 +3,9 @@
  * (api_endpoints.c) of ma-api share: the request state, the outcome that
  * goes into the audit row, and the functions that respond.
  *
- * Threads: a request and its outcome belong to the worker thread serving
- * the connection.
+ * Threads: every HTTP connection has a thread of its own, and a request
+ * and its outcome belong to that thread.  A request borrows one database
+ * connection of the server's pool for the time its handler runs.
  */
 #ifndef MA_API_HTTP_H
 #define MA_API_HTTP_H
@@ -19,10 +20,19 @@
 #define API_CORRELATION_HEADER "skv_client_correlation_id"
 #define API_PATH_MAX           128
 
+/* One database connection of the pool and the statements prepared on it. */
+typedef struct api_db_slot {
+        PGconn *conn; /* NULL until first used, or after a failure */
+        api_statements_t statements;
+        bool busy;
+} api_db_slot_t;
+
 struct api_server {
         api_server_config_t config;
         struct MHD_Daemon *daemon;
-        pthread_key_t conn_key;
+        api_db_slot_t *db_slots; /* config.threads of them */
+        pthread_mutex_t db_lock;
+        pthread_cond_t db_freed;
         int port;
 };
 
@@ -75,9 +85,17 @@ typedef struct api_party_keys {
         bool known;
 } api_party_keys_t;
 
-/* Returns the worker thread's connection, opening it when needed; NULL
- * with err filled when the database cannot be reached. */
+/*
+ * Returns the database connection the calling thread has borrowed from the
+ * pool, borrowing one first (waiting while all are busy) and opening it
+ * when needed; NULL with err filled when the database cannot be reached.
+ * The connection stays with the thread until api_conn_release().
+ */
 PGconn *api_conn_get(api_server_t *server, ma_error_t *err);
+
+/* Returns the calling thread's connection, if any, to the pool, rolling
+ * back a transaction left open. */
+void api_conn_release(api_server_t *server);
 
 /* Copies text for a log line, audit row or message with every run of ten
  * or more digits masked and control characters replaced, so that an

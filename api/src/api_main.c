@@ -61,7 +61,8 @@ static const ma_config_entry_t api_config_table[] = {
         {"body.limit", MA_CONFIG_SIZE_BYTES, "bytes", "256KiB", 1024, 16777216,
          "largest request body; larger bodies are answered 413"},
         {"http.threads", MA_CONFIG_INT, NULL, "4", 1, 256,
-         "worker threads, each with its own database connection"},
+         "database connections, so requests worked on at once; every HTTP "
+         "connection has a thread of its own"},
         {"http.max-connections", MA_CONFIG_INT, NULL, "256", 1, 100000,
          "concurrent HTTP connections"},
         {"http.idle-timeout", MA_CONFIG_DURATION_MS, "ms", "30s", 1000, 3600000,

@@ -17,27 +17,41 @@
 #include "ma/datetime.h"
 #include "ma/pg.h"
 
-/* Filters shared by the count and the page.  $1 kund pseudonym, $2 and $3
- * ärende typ and identifierare, $4 producer, $5 type prefixes, $6 tags,
- * $7 and $8 the time range in ms since the epoch, $9 the types a mandate
- * covers, $12 a kundhandelsereferens; each NULL when it does not apply.
- * $10 and $11 are the page's offset and limit. */
-#define API_WHERE                                                              \
-        " FROM kundhandelse"                                                   \
-        " WHERE ($1::text IS NULL OR kund_pseudonym = $1)"                     \
-        " AND ($2::text IS NULL OR (arende_typ = $2"                           \
-        "      AND arende_identifierare = $3))"                                \
-        " AND ($4::text IS NULL OR producent_organisationsnummer = $4)"        \
-        " AND ($5::text[] IS NULL OR EXISTS (SELECT 1 FROM unnest($5::text[])" \
-        "      AS p(x) WHERE kundhandelse_typ = p.x"                           \
-        "      OR left(kundhandelse_typ, length(p.x) + 1) = p.x || '.'))"      \
-        " AND ($6::text[] IS NULL OR taggar && $6::text[])"                    \
-        " AND ($7::bigint IS NULL OR tidpunkt >= 'epoch'::timestamptz"         \
-        "      + $7::bigint * interval '1 millisecond')"                       \
-        " AND ($8::bigint IS NULL OR tidpunkt < 'epoch'::timestamptz"          \
-        "      + $8::bigint * interval '1 millisecond')"                       \
-        " AND ($9::text[] IS NULL OR kundhandelse_typ = ANY ($9::text[]))"     \
-        " AND ($12::text IS NULL OR kundhandelsereferens = $12)"
+/* The page and the count read kundhandelse with the filters of
+ * api_filters that apply.  Parameters: $1 kund pseudonym, $2 and $3 ärende
+ * typ and identifierare, $4 producer, $5 type prefixes, $6 tags, $7 and $8
+ * the time range in ms since the epoch, $9 the types a mandate covers,
+ * $12 a kundhandelsereferens, each NULL when it does not apply; $10 and
+ * $11 the page's offset and limit. */
+#define API_FROM " FROM kundhandelse WHERE true"
+
+/* A filter is in the statement only when its parameter is not NULL, so
+ * each combination is a statement of its own whose generic plan
+ * PostgreSQL can keep.  One statement with "$n IS NULL OR ..." for every
+ * filter gets a custom plan, made again on every execution. */
+static const struct api_filter {
+        int param; /* index into the values; the filter applies when set */
+        const char *sql;
+} api_filters[] = {
+        {0, " AND kund_pseudonym = $1"},
+        {1, " AND arende_typ = $2 AND arende_identifierare = $3"},
+        {3, " AND producent_organisationsnummer = $4"},
+        {4, " AND EXISTS (SELECT 1 FROM unnest($5::text[]) AS p(x)"
+            " WHERE kundhandelse_typ = p.x"
+            " OR left(kundhandelse_typ, length(p.x) + 1) = p.x || '.')"},
+        {5, " AND taggar && $6::text[]"},
+        {6, " AND tidpunkt >= 'epoch'::timestamptz"
+            " + $7::bigint * interval '1 millisecond'"},
+        {7, " AND tidpunkt < 'epoch'::timestamptz"
+            " + $8::bigint * interval '1 millisecond'"},
+        {8, " AND kundhandelse_typ = ANY ($9::text[])"},
+        {11, " AND kundhandelsereferens = $12"},
+};
+
+/* Types of $1 to $12 (text, text[], bigint), given when preparing, because
+ * a statement need not use every parameter. */
+static const Oid api_param_types[] = {25, 25, 25,   25, 1009, 1009,
+                                      20, 20, 1009, 20, 20,   25};
 
 /* Columns 0 to 4: producer, id, tidpunkt in ms, ärende typ and
  * identifierare.  Column 5: the event's required attributes as a JSON
@@ -75,63 +89,66 @@ static const char *const api_optional_names[] = {
  * Prepared statements
  */
 
-#define API_STATEMENTS_MAX 64
+/* The cache of the connection the thread has borrowed (api_conn_get()),
+ * or NULL. */
+static _Thread_local api_statements_t *api_statements;
 
-/* The statements prepared in the current session of one thread's
- * connection.  A new connection or a reset one (another backend process)
- * starts with none. */
-typedef struct api_statements {
-        const PGconn *conn;
-        int backend_pid;
-        char *texts[API_STATEMENTS_MAX];
-        size_t count;
-} api_statements_t;
-
-static _Thread_local api_statements_t api_statements;
-
-static void api_statements_reset(PGconn *conn)
+void api_statements_use(api_statements_t *statements)
 {
-        for (size_t i = 0; i < api_statements.count; i++)
-                ma_free(api_statements.texts[i]);
-        api_statements.count = 0;
-        api_statements.conn = conn;
-        api_statements.backend_pid = PQbackendPID(conn);
+        api_statements = statements;
+}
+
+void api_statements_clear(api_statements_t *statements)
+{
+        for (size_t i = 0; i < statements->count; i++)
+                ma_free(statements->texts[i]);
+        statements->count = 0;
+}
+
+static void api_statements_reset(api_statements_t *statements, PGconn *conn)
+{
+        api_statements_clear(statements);
+        statements->conn = conn;
+        statements->backend_pid = PQbackendPID(conn);
 }
 
 /*
  * Writes the name of sql's prepared statement into name, preparing it
  * first when this session has not.  Returns false when it is not prepared:
- * the cache is full (many sort orders) or PQprepare() failed, whose
- * result is then in *failed (else NULL).
+ * there is no cache, it is full (many sort orders) or PQprepare() failed,
+ * whose result is then in *failed (else NULL).
  */
 static bool api_statement_name(PGconn *conn, const char *sql, int count,
-                               char name[32], PGresult **failed)
+                               const Oid *types, char name[32],
+                               PGresult **failed)
 {
         size_t i;
         PGresult *res;
         char *text;
 
         *failed = NULL;
-        if (api_statements.conn != conn ||
-            api_statements.backend_pid != PQbackendPID(conn))
-                api_statements_reset(conn);
-        for (i = 0; i < api_statements.count; i++)
-                if (strcmp(api_statements.texts[i], sql) == 0)
+        if (api_statements == NULL)
+                return false;
+        if (api_statements->conn != conn ||
+            api_statements->backend_pid != PQbackendPID(conn))
+                api_statements_reset(api_statements, conn);
+        for (i = 0; i < api_statements->count; i++)
+                if (strcmp(api_statements->texts[i], sql) == 0)
                         break;
         snprintf(name, 32, "ma_api_%zu", i);
-        if (i < api_statements.count)
+        if (i < api_statements->count)
                 return true;
         if (i == API_STATEMENTS_MAX || (text = ma_strdup(sql)) == NULL)
                 return false;
-        res = PQprepare(conn, name, sql, count, NULL);
+        res = PQprepare(conn, name, sql, count, types);
         if (PQresultStatus(res) != PGRES_COMMAND_OK) {
                 ma_free(text);
                 *failed = res;
                 return false;
         }
         PQclear(res);
-        api_statements.texts[i] = text;
-        api_statements.count++;
+        api_statements->texts[i] = text;
+        api_statements->count++;
         return true;
 }
 
@@ -149,7 +166,8 @@ void api_pg_begin_deferred(const char *begin)
  * failed. */
 static PGresult *api_pg_exec_after_begin(PGconn *conn, const char *begin,
                                          const char *name, const char *sql,
-                                         int count, const char *const *params)
+                                         int count, const Oid *types,
+                                         const char *const *params)
 {
         PGresult *res, *begun, *result;
 
@@ -159,7 +177,7 @@ static PGresult *api_pg_exec_after_begin(PGconn *conn, const char *begin,
         if (name != NULL)
                 PQsendQueryPrepared(conn, name, count, params, NULL, NULL, 0);
         else
-                PQsendQueryParams(conn, sql, count, NULL, params, NULL, NULL,
+                PQsendQueryParams(conn, sql, count, types, params, NULL, NULL,
                                   0);
         PQpipelineSync(conn);
         /* Each statement's result is followed by NULL, the sync's is not. */
@@ -179,8 +197,9 @@ static PGresult *api_pg_exec_after_begin(PGconn *conn, const char *begin,
         return result;
 }
 
-PGresult *api_pg_exec_prepared(PGconn *conn, const char *sql, int count,
-                               const char *const *params)
+/* api_pg_exec_prepared() with the parameters' types (NULL: inferred). */
+static PGresult *api_pg_exec_typed(PGconn *conn, const char *sql, int count,
+                                   const Oid *types, const char *const *params)
 {
         const char *begin = api_begin_deferred;
         char name[32];
@@ -189,18 +208,24 @@ PGresult *api_pg_exec_prepared(PGconn *conn, const char *sql, int count,
 
         /* Prepared outside the transaction, so that a failure cannot
          * abort it. */
-        prepared = api_statement_name(conn, sql, count, name, &failed);
+        prepared = api_statement_name(conn, sql, count, types, name, &failed);
         if (begin != NULL && failed == NULL) {
                 api_begin_deferred = NULL;
                 return api_pg_exec_after_begin(conn, begin,
                                                prepared ? name : NULL, sql,
-                                               count, params);
+                                               count, types, params);
         }
         if (prepared)
                 return PQexecPrepared(conn, name, count, params, NULL, NULL, 0);
         if (failed != NULL)
                 return failed;
-        return PQexecParams(conn, sql, count, NULL, params, NULL, NULL, 0);
+        return PQexecParams(conn, sql, count, types, params, NULL, NULL, 0);
+}
+
+PGresult *api_pg_exec_prepared(PGconn *conn, const char *sql, int count,
+                               const char *const *params)
+{
+        return api_pg_exec_typed(conn, sql, count, NULL, params);
 }
 
 /*
@@ -294,6 +319,18 @@ static bool api_params_fill(api_params_t *params, const api_question_t *q,
         params->values[10] = params->numbers[3];
         params->values[11] = q->referens;
         return true;
+}
+
+/* Writes API_FROM and the filters whose parameters are set. */
+static void api_where(const api_params_t *params, char *out, size_t size)
+{
+        size_t len = (size_t)snprintf(out, size, "%s", API_FROM);
+
+        for (size_t i = 0; i < sizeof(api_filters) / sizeof(api_filters[0]);
+             i++)
+                if (params->values[api_filters[i].param] != NULL && len < size)
+                        len += (size_t)snprintf(out + len, size - len, "%s",
+                                                api_filters[i].sql);
 }
 
 /* ------------------------------------------------------------------------
@@ -494,11 +531,11 @@ api_query_page(PGconn *conn, const api_question_t *q, const api_party_t *party,
                char *const *allowed_types, size_t allowed_count,
                PGresult **res_out, long long *total_out, ma_error_t *err)
 {
-        static const char count_sql[] =
-                "SELECT count(*)" API_WHERE " AND $10::bigint >= 0"
-                " AND $11::bigint > 0";
+        char where[1024];
         char order[512];
-        char page_sql[sizeof(API_EVENT_COLUMNS API_WHERE) + 1400];
+        char page_sql[sizeof(API_EVENT_COLUMNS) + sizeof(where) +
+                      2 * sizeof(order) + 256];
+        char count_sql[sizeof(where) + 32];
         api_params_t params;
         PGresult *res;
         ma_status_t status;
@@ -508,6 +545,7 @@ api_query_page(PGconn *conn, const api_question_t *q, const api_party_t *party,
                 api_params_clear(&params);
                 return ma_error_set(err, MA_ERR_NOMEM, NULL, "out of memory");
         }
+        api_where(&params, where, sizeof(where));
         /* The page carries the total as a window count taken before
          * OFFSET and LIMIT; the inner query sorts the rows, the outer one
          * builds JSON for the page's rows only. */
@@ -516,8 +554,9 @@ api_query_page(PGconn *conn, const api_question_t *q, const api_party_t *party,
                  "%s, total FROM (SELECT kundhandelse.*, count(*) OVER ()"
                  " AS total%s ORDER BY %s OFFSET $10::bigint"
                  " LIMIT $11::bigint) AS kundhandelse ORDER BY %s",
-                 API_EVENT_COLUMNS, API_WHERE, order, order);
-        res = api_pg_exec_prepared(conn, page_sql, API_PARAMS, params.values);
+                 API_EVENT_COLUMNS, where, order, order);
+        res = api_pg_exec_typed(conn, page_sql, API_PARAMS, api_param_types,
+                                params.values);
         if (PQresultStatus(res) != PGRES_TUPLES_OK) {
                 status = ma_pg_error(conn, res, "could not read events", err);
                 PQclear(res);
@@ -533,8 +572,10 @@ api_query_page(PGconn *conn, const api_question_t *q, const api_party_t *party,
                 /* An offset past the end returns no row to carry the
                  * total. */
                 PQclear(res);
-                res = api_pg_exec_prepared(conn, count_sql, API_PARAMS,
-                                           params.values);
+                snprintf(count_sql, sizeof(count_sql), "SELECT count(*)%s",
+                         where);
+                res = api_pg_exec_typed(conn, count_sql, API_PARAMS,
+                                        api_param_types, params.values);
                 if (PQresultStatus(res) != PGRES_TUPLES_OK) {
                         status = ma_pg_error(conn, res,
                                              "could not count events", err);
@@ -658,8 +699,7 @@ ma_status_t api_query_overview(PGconn *conn, const char *kund_pseudonym,
                 "  'kundenHarBollen', customer_has_ball, 'klart', finished,"
                 "  'nastaDeadline', next_deadline, 'giltigTill', giltig_till,"
                 "  'antalKundhandelser', event_count)::text"
-                " FROM arende WHERE kund_pseudonym = $1"
-                " AND ($2::text[] IS NULL"
+                " FROM ma_kund_arenden($1) WHERE ($2::text[] IS NULL"
                 "      OR latest_kundhandelse_typ = ANY ($2::text[]))"
                 " ORDER BY updated_at DESC, producent_organisationsnummer,"
                 " arende_typ, arende_identifierare LIMIT 1000";
@@ -781,7 +821,7 @@ static ma_status_t api_audit_commit(PGconn *conn, const char *sql,
         char name[32];
         PGresult *res, *insert = NULL, *commit = NULL;
         ma_status_t status = MA_OK;
-        bool prepared = api_statement_name(conn, sql, 11, name, &res);
+        bool prepared = api_statement_name(conn, sql, 11, NULL, name, &res);
 
         PQclear(res);
         if (!PQenterPipelineMode(conn))

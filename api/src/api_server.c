@@ -3,8 +3,11 @@
  * checks every endpoint shares, the audit row and the response.  The
  * endpoints themselves are in api_endpoints.c.
  *
- * A pool of worker threads serves the connections; each thread opens its
- * own PGconn on first use and closes it when the thread ends.
+ * Each HTTP connection has a thread of its own.  A request borrows one of
+ * http.threads pooled database connections when its handler first needs
+ * the database, and returns it when that call of the handler returns.  At
+ * most that many requests work on the database at once, and the others
+ * wait for a free connection.
  *
  * Request flow of POST [/{producer}]/kundhandelseFragaSynkron:
  *   route (404 unknown producer), method (405), correlation id (400),
@@ -79,35 +82,101 @@ static bool api_route_allows(api_route_kind_t route, const char *method)
 }
 
 /* ------------------------------------------------------------------------
- * Database connection per worker thread
+ * Database connection pool
  */
 
-static void api_conn_close(void *conn)
+/* The slot the calling thread has borrowed, or NULL. */
+static _Thread_local api_db_slot_t *api_db_held;
+
+/* Waits for a free slot and marks it busy, preferring one whose
+ * connection is open. */
+static api_db_slot_t *api_db_borrow(api_server_t *server)
 {
-        PQfinish(conn);
+        api_db_slot_t *slot = NULL;
+        size_t count = (size_t)server->config.threads;
+
+        pthread_mutex_lock(&server->db_lock);
+        for (;;) {
+                for (size_t i = 0; i < count; i++) {
+                        api_db_slot_t *candidate = &server->db_slots[i];
+
+                        if (candidate->busy)
+                                continue;
+                        if (slot == NULL ||
+                            (slot->conn == NULL && candidate->conn != NULL))
+                                slot = candidate;
+                }
+                if (slot != NULL)
+                        break;
+                pthread_cond_wait(&server->db_freed, &server->db_lock);
+        }
+        slot->busy = true;
+        pthread_mutex_unlock(&server->db_lock);
+        return slot;
 }
 
 PGconn *api_conn_get(api_server_t *server, ma_error_t *err)
 {
-        PGconn *conn = pthread_getspecific(server->conn_key);
+        api_db_slot_t *slot = api_db_held;
         ma_pg_retry_t retry;
 
-        if (conn != NULL && PQstatus(conn) == CONNECTION_OK)
-                return conn;
-        if (conn != NULL) {
-                PQreset(conn);
-                if (PQstatus(conn) == CONNECTION_OK)
-                        return conn;
-                PQfinish(conn);
-                pthread_setspecific(server->conn_key, NULL);
+        if (slot == NULL) {
+                slot = api_db_borrow(server);
+                api_db_held = slot;
+                api_statements_use(&slot->statements);
+        }
+        if (slot->conn != NULL && PQstatus(slot->conn) == CONNECTION_OK)
+                return slot->conn;
+        if (slot->conn != NULL) {
+                PQreset(slot->conn);
+                if (PQstatus(slot->conn) == CONNECTION_OK)
+                        return slot->conn;
+                PQfinish(slot->conn);
+                slot->conn = NULL;
         }
         ma_pg_retry_default(&retry);
         retry.max_attempts = 2;
-        if (ma_pg_connect(server->config.database_url, &retry, &conn, err) !=
-            MA_OK)
+        if (ma_pg_connect(server->config.database_url, &retry, &slot->conn,
+                          err) != MA_OK) {
+                slot->conn = NULL;
+                api_conn_release(server);
                 return NULL;
-        pthread_setspecific(server->conn_key, conn);
-        return conn;
+        }
+        return slot->conn;
+}
+
+void api_conn_release(api_server_t *server)
+{
+        api_db_slot_t *slot = api_db_held;
+        PGconn *conn;
+
+        api_pg_begin_deferred(NULL);
+        if (slot == NULL)
+                return;
+        conn = slot->conn;
+        /* Every handler ends its transaction (the audit row commits it);
+         * this only keeps a handler's bug from reaching the next request. */
+        if (conn != NULL && PQpipelineStatus(conn) != PQ_PIPELINE_OFF) {
+                PQfinish(conn);
+                slot->conn = conn = NULL;
+        }
+        if (conn != NULL && PQtransactionStatus(conn) != PQTRANS_IDLE) {
+                ma_log(MA_LOG_WARN,
+                       "request left a transaction open, "
+                       "rolling back",
+                       NULL);
+                PQclear(PQexec(conn, "ROLLBACK"));
+                if (PQtransactionStatus(conn) != PQTRANS_IDLE) {
+                        PQfinish(conn);
+                        slot->conn = NULL;
+                }
+        }
+        api_statements_use(NULL);
+        api_db_held = NULL;
+        pthread_mutex_lock(&server->db_lock);
+        slot->busy = false;
+        pthread_cond_signal(&server->db_freed);
+        pthread_mutex_unlock(&server->db_lock);
 }
 
 /* ------------------------------------------------------------------------
@@ -686,12 +755,13 @@ static enum MHD_Result api_on_first(api_server_t *server,
         return MHD_YES;
 }
 
-static enum MHD_Result
-api_on_request(void *cls, struct MHD_Connection *connection, const char *url,
-               const char *method, const char *version, const char *upload_data,
-               size_t *upload_data_size, void **con_cls)
+static enum MHD_Result api_on_request_step(api_server_t *server,
+                                           struct MHD_Connection *connection,
+                                           const char *url, const char *method,
+                                           const char *upload_data,
+                                           size_t *upload_data_size,
+                                           void **con_cls)
 {
-        api_server_t *server = cls;
         api_request_t *request = *con_cls;
 
         if (request == NULL) {
@@ -713,6 +783,24 @@ api_on_request(void *cls, struct MHD_Connection *connection, const char *url,
                 return MHD_YES;
         }
         return api_handle(server, connection, request);
+}
+
+/* libmicrohttpd's access handler, on the connection's thread.  The
+ * database connection a step borrowed goes back to the pool when the step
+ * ends, so an idle keep-alive connection holds none. */
+static enum MHD_Result
+api_on_request(void *cls, struct MHD_Connection *connection, const char *url,
+               const char *method, const char *version, const char *upload_data,
+               size_t *upload_data_size, void **con_cls)
+{
+        api_server_t *server = cls;
+        enum MHD_Result result;
+
+        (void)version;
+        result = api_on_request_step(server, connection, url, method,
+                                     upload_data, upload_data_size, con_cls);
+        api_conn_release(server);
+        return result;
 }
 
 /* Logs one line per request: client errors at info, 5xx at warn. */
@@ -759,6 +847,19 @@ static void api_on_mhd_log(void *cls, const char *fmt, va_list ap)
         ma_log(MA_LOG_WARN, "libmicrohttpd", "detail", line, NULL);
 }
 
+/* Closes the pool's connections and frees server. */
+static void api_db_pool_free(api_server_t *server)
+{
+        for (int i = 0; i < server->config.threads; i++) {
+                PQfinish(server->db_slots[i].conn);
+                api_statements_clear(&server->db_slots[i].statements);
+        }
+        pthread_cond_destroy(&server->db_freed);
+        pthread_mutex_destroy(&server->db_lock);
+        ma_free(server->db_slots);
+        ma_free(server);
+}
+
 ma_status_t api_server_start(const api_server_config_t *config,
                              api_server_t **server_out, ma_error_t *err)
 {
@@ -778,18 +879,24 @@ ma_status_t api_server_start(const api_server_config_t *config,
                                     "numeric IPv4 address such as 127.0.0.1",
                                     config->listen_address);
         }
-        if (pthread_key_create(&server->conn_key, api_conn_close) != 0) {
+        server->db_slots =
+                ma_calloc((size_t)config->threads, sizeof(*server->db_slots));
+        if (server->db_slots == NULL) {
                 ma_free(server);
-                return ma_error_set(err, MA_ERR_INTERNAL, NULL,
-                                    "could not create a thread key");
+                return ma_error_set(err, MA_ERR_NOMEM, NULL, "out of memory");
         }
+        pthread_mutex_init(&server->db_lock, NULL);
+        pthread_cond_init(&server->db_freed, NULL);
+        /* A thread per connection, so that a request never waits behind
+         * another connection's request, as it does when a pool thread
+         * serves both; the database pool bounds the work in parallel. */
         server->daemon = MHD_start_daemon(
-                MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG |
+                MHD_USE_INTERNAL_POLLING_THREAD |
+                        MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ERROR_LOG |
                         MHD_ALLOW_SUSPEND_RESUME,
                 (uint16_t)config->port, NULL, NULL, api_on_request, server,
                 MHD_OPTION_EXTERNAL_LOGGER, api_on_mhd_log, server,
                 MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
-                MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)config->threads,
                 MHD_OPTION_CONNECTION_LIMIT,
                 (unsigned int)config->max_connections,
                 MHD_OPTION_CONNECTION_TIMEOUT,
@@ -797,8 +904,7 @@ ma_status_t api_server_start(const api_server_config_t *config,
                 MHD_OPTION_NOTIFY_COMPLETED, api_on_completed, server,
                 MHD_OPTION_END);
         if (server->daemon == NULL) {
-                pthread_key_delete(server->conn_key);
-                ma_free(server);
+                api_db_pool_free(server);
                 return ma_error_set(err, MA_ERR_IO, "listen.port",
                                     "could not listen on %s port %d: the port "
                                     "may be in use; choose another",
@@ -819,9 +925,7 @@ void api_server_stop(api_server_t *server)
 {
         if (server == NULL)
                 return;
-        /* Ends the worker threads, whose key destructors close their
-         * database connections. */
+        /* Ends the connection threads before their pool is closed. */
         MHD_stop_daemon(server->daemon);
-        pthread_key_delete(server->conn_key);
-        ma_free(server);
+        api_db_pool_free(server);
 }

@@ -13,7 +13,7 @@ typedef struct api_server_config {
         int port;                   /* 0: a free port */
         const char *database_url;
         size_t body_limit;
-        int threads;
+        int threads; /* database connections: requests worked on at once */
         int max_connections;
         int idle_timeout_s;
         api_token_rules_t token_rules;
@@ -24,7 +24,8 @@ typedef struct api_server_config {
 typedef struct api_server api_server_t;
 
 /*
- * Starts listening; requests are served by config->threads threads until
+ * Starts listening; each connection is served by a thread of its own, and
+ * the requests share config->threads database connections, until
  * api_server_stop().  config's pointers must outlive the server.  Errors:
  * MA_ERR_CONFIG (address), MA_ERR_IO (port), MA_ERR_NOMEM.
  */

@@ -22,9 +22,10 @@
  * Live updates: migration 0300 makes PostgreSQL send NOTIFY ma_kund_changed
  * with the customer's pseudonym.  One listener thread wakes the matching
  * streams, which are suspended libmicrohttpd connections between events,
- * so a waiting browser occupies no worker thread.  Every API_UI_HEARTBEAT_MS
- * each stream sends a comment line; writing to a closed tab fails, and
- * libmicrohttpd then closes the connection and frees the stream.
+ * so a waiting browser holds its connection's thread but no database
+ * connection.  Every API_UI_HEARTBEAT_MS each stream sends a comment line;
+ * writing to a closed tab fails, and libmicrohttpd then closes the
+ * connection and frees the stream.
  */
 #include <errno.h>
 #include <microhttpd.h>

@@ -15,9 +15,15 @@ pace_jsonl.py latency FILE [OUTBOX]
     Reads mosquitto_sub -F '%U %p' output and prints "count p50 p99 max"
     (ms, receive time minus scheduled send time), counting each
     kundhandelseId once (its first arrival).  With OUTBOX, lines
-    "<kundhandelseId> <epoch s of created_at>" from notifier_notification,
-    it also prints the p50 and p99 of the part before the outbox row's
-    transaction began (send → processor transaction) and after it.
+    "<kundhandelseId> <epoch s of created_at> [<epoch s of first_sent_at>
+    [<epoch s of the processor's commit>]]" from notifier_notification, it
+    also prints the p50 and p99 of the part before the outbox row's
+    transaction began (send → processor transaction) and after it; with
+    first_sent_at (now() of the notifier's first claim of the row) also of
+    the parts from the processor's transaction to that claim and from the
+    claim to the subscriber; with the commit time (PostgreSQL's
+    track_commit_timestamp) also from the transaction's start to its
+    commit and from the commit to the claim.
 pace_jsonl.py rate FILE
     Prints "count rate": messages over the time from the first to the last
     arrival.
@@ -101,9 +107,15 @@ def main():
                                       pick(lags, 0.99), lags[-1])
         if len(sys.argv) > 3:
             created = {}
+            claimed = {}
+            committed = {}
             for row in open(sys.argv[3]):
-                kid, _, stamp = row.strip().partition(" ")
-                created[kid] = float(stamp)
+                fields = row.split()
+                created[fields[0]] = float(fields[1])
+                if len(fields) > 2:
+                    claimed[fields[0]] = float(fields[2])
+                if len(fields) > 3:
+                    committed[fields[0]] = float(fields[3])
             before = sorted((created[k] - int(k.rsplit("-", 1)[1]) / 1e6)
                             * 1000 for k in seen if k in created)
             after = sorted((t - created[k]) * 1000
@@ -111,6 +123,23 @@ def main():
             line += " %.1f %.1f %.1f %.1f" % (
                 pick(before, 0.5), pick(before, 0.99), pick(after, 0.5),
                 pick(after, 0.99))
+            if claimed:
+                to_claim = sorted((claimed[k] - created[k]) * 1000
+                                  for k in seen if k in claimed)
+                from_claim = sorted((t - claimed[k]) * 1000
+                                    for k, t in seen.items() if k in claimed)
+                line += " %.1f %.1f %.1f %.1f" % (
+                    pick(to_claim, 0.5), pick(to_claim, 0.99),
+                    pick(from_claim, 0.5), pick(from_claim, 0.99))
+            if claimed and committed:
+                to_commit = sorted((committed[k] - created[k]) * 1000
+                                   for k in seen if k in committed)
+                commit_to_claim = sorted((claimed[k] - committed[k]) * 1000
+                                         for k in seen
+                                         if k in committed and k in claimed)
+                line += " %.1f %.1f %.1f %.1f" % (
+                    pick(to_commit, 0.5), pick(to_commit, 0.99),
+                    pick(commit_to_claim, 0.5), pick(commit_to_claim, 0.99))
         print(line)
     elif mode == "rate":
         stamps = [float(l.split(" ", 1)[0]) for l in open(sys.argv[2])]

@@ -7,14 +7,20 @@
 #   SECONDS  duration of each latency run (default 10)
 #   REPEATS  rounds; the table shows medians over them (default 3)
 # Environment:
-#   BENCH_VARIANTS  space-separated LABEL=NOTIFIER_BINARY[,LINGER] (default:
-#                   BUILD_DIR's ma-notifier with ma-processor's default
-#                   --batch.linger of 200ms, and with 10ms).  Every round
+#   BENCH_VARIANTS  space-separated LABEL=NOTIFIER_BINARY[,LINGER[,PROCESSOR]]
+#                   (default: BUILD_DIR's ma-notifier with ma-processor's
+#                   default --batch.linger of 200ms, and with 10ms;
+#                   PROCESSOR defaults to BUILD_DIR's ma-processor).  Every round
 #                   runs each variant's measurements and then the baseline,
 #                   so a change in the machine's load touches all of them;
 #                   the ratio column is the median of the per-round ratios
 #                   of a variant's maximum to that round's baseline.
 #   NOTIFIER_ARGS   extra ma-notifier flags for every variant.
+#   PROCESSOR_ARGS  extra ma-processor flags for every variant.
+#   PRODUCE_ARGS    extra ma-produce flags.
+#   BENCH_RATES     latency rates in events/s (default "1000 5000").
+#   BENCH_MAXIMUM   0 skips the maximum and the baseline (default 1).
+#   KEEP_WORK       1 keeps the work folder with every run's arrivals.
 #
 # latency  pace_jsonl.py writes events of a type whose notification is
 #          "decision" at 1000 and then 5000 per second for SECONDS on a
@@ -24,6 +30,11 @@
 #          notifies: 20 customers, each with one subscription of one
 #          consumer.  Latency is the subscriber's receive time minus the
 #          event's scheduled send time, which its kundhandelseId carries.
+#          Parts: up to the start of the processor's transaction (the
+#          outbox row's created_at), from there to the notifier's first
+#          claim (first_sent_at) and on to the subscriber; with
+#          track_commit_timestamp on in PostgreSQL also up to the
+#          transaction's commit.
 # maximum  20 000 notifications are made pending through the same pipeline
 #          while ma-notifier is stopped; then it starts, and the rate is the
 #          count over the time from the first to the last arrival.
@@ -42,6 +53,8 @@ set -euo pipefail
 build="${1:?usage: bench/notifier/run.sh BUILD_DIR [SECONDS] [REPEATS]}"
 seconds="${2:-10}"
 repeats="${3:-3}"
+rates="${BENCH_RATES:-1000 5000}"
+maximum="${BENCH_MAXIMUM:-1}"
 build=$(cd "$build" && pwd)
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 here="$repo/bench/notifier"
@@ -113,13 +126,14 @@ for ((i = 0; i < 50; i++)); do
 	sleep 0.2
 done
 
-start_processor() { # start_processor LINGER
-	"$proc" --kafka.brokers="$KAFKA_BOOTSTRAP_SERVERS" --kafka.group="$run" \
+start_processor() { # start_processor LINGER [BINARY]
+	# shellcheck disable=SC2086
+	"${2:-$proc}" --kafka.brokers="$KAFKA_BOOTSTRAP_SERVERS" --kafka.group="$run" \
 		--kafka.topic-prefix="$prefix" --kafka.metadata-refresh=2s \
 		--database.url="$url" --schema.dir="$repo/schemas" --catalog.path="$catalog" \
 		--migrations.dir="$repo/schemas/sql" --pseudonym.secret="$secret" \
 		--dlq.partitions=1 --metrics.port=0 --retention.interval=0 \
-		--batch.linger="$1" --log.level=warn >>"$work/processor.log" 2>&1 &
+		--batch.linger="$1" --log.level=warn ${PROCESSOR_ARGS:-} >>"$work/processor.log" 2>&1 &
 	proc_pid=$!
 }
 start_notifier() { # start_notifier BINARY
@@ -141,10 +155,11 @@ stop_subscriber() { stop_pid "$sub_pid"; sub_pid=""; }
 # send RATE SECONDS: paced events into ma-produce; one group of ids each.
 send() {
 	next_group=$((next_group + 1))
+	# shellcheck disable=SC2086
 	python3 "$here/pace_jsonl.py" send "$run-$next_group" "$1" "$2" "$customers" |
 		"$produce" --producer NTFA --catalog "$catalog" --schemas "$repo/schemas" \
 			--bootstrap-servers "$KAFKA_BOOTSTRAP_SERVERS" --topic-prefix "$prefix" \
-			--pseudonym-secret "$secret" --progress never --log-level warn \
+			--pseudonym-secret "$secret" --progress never --log-level warn ${PRODUCE_ARGS:-} \
 			>>"$work/produce.log" 2>&1
 }
 # wait_lines FILE N: until FILE has N lines, at most 120 s; 1 if not.
@@ -162,17 +177,23 @@ pending() { sql "SELECT count(*) FROM notifier_notification WHERE state = 'pendi
 max_count=20000
 # measure_latency LABEL RATE: one latency run; appends to $work/LABEL.RATE.*
 measure_latency() {
-	local label="$1" per_second="$2" count p50 p99 max b50 b99 a50 a99
+	local label="$1" per_second="$2" count p50 p99 max b50 b99 a50 a99 c50 c99 d50 d99 e50 e99 f50 f99
+	local commit_time="NULL::numeric"
+	if [ "$(sql "SHOW track_commit_timestamp")" = on ]; then
+		commit_time="(SELECT extract(epoch FROM pg_xact_commit_timestamp(k.xmin)) FROM kundhandelse k WHERE k.producent_organisationsnummer = n.producent_organisationsnummer AND k.kundhandelse_id = n.kundhandelse_id)"
+	fi
 	start_subscriber "$work/lat.txt"
 	send "$per_second" "$seconds"
 	wait_lines "$work/lat.txt" $((seconds * per_second)) || true
 	stop_subscriber
-	sql "SELECT kundhandelse_id, extract(epoch FROM created_at) FROM notifier_notification WHERE kundhandelse_id LIKE '$run-$next_group-%'" |
+	sql "SELECT n.kundhandelse_id, extract(epoch FROM n.created_at), extract(epoch FROM n.first_sent_at), $commit_time FROM notifier_notification n WHERE n.kundhandelse_id LIKE '$run-$next_group-%'" |
 		tr '|' ' ' >"$work/outbox.txt"
-	read -r count p50 p99 max b50 b99 a50 a99 <<<"$(python3 "$here/pace_jsonl.py" latency "$work/lat.txt" "$work/outbox.txt")"
-	log "$label $per_second/s: $count messages, p50 $p50 p99 $p99 max $max ms; send → processor transaction p50 $b50 p99 $b99; transaction → subscriber p50 $a50 p99 $a99"
-	for v in count p50 p99 max b50 b99 a50 a99; do
-		echo "${!v}" >>"$work/$label.$per_second.$v"
+	read -r count p50 p99 max b50 b99 a50 a99 c50 c99 d50 d99 e50 e99 f50 f99 <<<"$(python3 "$here/pace_jsonl.py" latency "$work/lat.txt" "$work/outbox.txt")"
+	log "$label $per_second/s: $count messages, p50 $p50 p99 $p99 max $max ms; send → processor transaction p50 $b50 p99 $b99; transaction → subscriber p50 $a50 p99 $a99 (→ notifier's claim p50 $c50 p99 $c99; claim → subscriber p50 $d50 p99 $d99)${e50:+; transaction → its commit p50 $e50 p99 $e99; commit → claim p50 $f50 p99 $f99}"
+	cp "$work/lat.txt" "$work/lat.$label.$per_second.$next_group.txt"
+	cp "$work/outbox.txt" "$work/outbox.$label.$per_second.$next_group.txt"
+	for v in count p50 p99 max b50 b99 a50 a99 c50 c99 d50 d99 e50 e99 f50 f99; do
+		if [ -n "${!v}" ]; then echo "${!v}" >>"$work/$label.$per_second.$v"; fi
 	done
 }
 # measure_max LABEL BINARY: 20 000 pending, then the notifier starts.
@@ -220,19 +241,28 @@ for ((r = 1; r <= repeats; r++)); do
 		bin="${rest%%,*}"
 		linger="10ms"
 		[ "$rest" != "$bin" ] && linger="${rest#*,}"
-		log "round $r, variant $label: $bin, ma-processor --batch.linger=$linger"
-		start_processor "$linger"
+		proc_bin="$proc"
+		if [ "$linger" != "${linger#*,}" ]; then
+			proc_bin="${linger#*,}"
+			linger="${linger%%,*}"
+		fi
+		log "round $r, variant $label: $bin, $proc_bin --batch.linger=$linger"
+		start_processor "$linger" "$proc_bin"
 		start_notifier "$bin"
-		measure_latency "$label" 1000
-		measure_latency "$label" 5000
-		measure_max "$label" "$bin"
+		for per_second in $rates; do
+			measure_latency "$label" "$per_second"
+		done
+		if [ "$maximum" = 1 ]; then
+			measure_max "$label" "$bin"
+			# Payload size of a notification, for the baseline.
+			size=$(head -1 "$work/max.txt" | cut -d' ' -f2- | tr -d '\n' | wc -c)
+		fi
 		stop_pid "$notifier_pid"
 		notifier_pid=""
 		stop_pid "$proc_pid"
 		proc_pid=""
-		# Payload size of a notification, for the baseline.
-		size=$(head -1 "$work/max.txt" | cut -d' ' -f2- | tr -d '\n' | wc -c)
 	done
+	[ "$maximum" = 1 ] || continue
 	measure_baseline
 	for variant in $variants; do
 		label="${variant%%=*}"
@@ -241,25 +271,35 @@ for ((r = 1; r <= repeats; r++)); do
 	done
 done
 
-m() { median <"$work/$1"; }
+m() { if [ -f "$work/$1" ]; then median <"$work/$1"; else echo -; fi; }
 echo "| variant | measurement | messages | p50 ms | p99 ms | max ms | rate /s | ratio to baseline |"
 echo "|---|---|---|---|---|---|---|---|"
 for variant in $variants; do
 	label="${variant%%=*}"
-	for per_second in 1000 5000; do
+	for per_second in $rates; do
 		l="$label.$per_second"
 		echo "| $label | latency at $per_second events/s for $seconds s: producer's send → subscriber | $(m "$l.count") | $(m "$l.p50") | $(m "$l.p99") | $(m "$l.max") | | |"
 		echo "| $label | ↳ part: send → start of the processor's transaction | | $(m "$l.b50") | $(m "$l.b99") | | | |"
 		echo "| $label | ↳ part: start of that transaction → subscriber | | $(m "$l.a50") | $(m "$l.a99") | | | |"
+		echo "| $label | ↳ ↳ of it: start of that transaction → the notifier's claim | | $(m "$l.c50") | $(m "$l.c99") | | | |"
+		echo "| $label | ↳ ↳ of it: the notifier's claim → subscriber | | $(m "$l.d50") | $(m "$l.d99") | | | |"
+		if [ -f "$work/$l.e50" ]; then
+			echo "| $label | ↳ ↳ of it: start of that transaction → its commit | | $(m "$l.e50") | $(m "$l.e99") | | | |"
+			echo "| $label | ↳ ↳ of it: the commit → the notifier's claim | | $(m "$l.f50") | $(m "$l.f99") | | | |"
+		fi
 	done
-	echo "| $label | maximum: $max_count pending at start | $(m "$label.max.count") | | | | $(m "$label.max.rate") | $(m "$label.max.ratio") |"
+	if [ "$maximum" = 1 ]; then
+		echo "| $label | maximum: $max_count pending at start | $(m "$label.max.count") | | | | $(m "$label.max.rate") | $(m "$label.max.ratio") |"
+	fi
 done
-echo "| mosquitto_pub -l → mosquitto_sub | baseline: QoS 1, $size bytes, $max_count sent | $(m base.count) | | | | $(m base.rate) | 1 |"
+if [ "$maximum" = 1 ]; then echo "| mosquitto_pub -l → mosquitto_sub | baseline: QoS 1, $size bytes, $max_count sent | $(m base.count) | | | | $(m base.rate) | 1 |"; fi
 echo
 echo "Medians of $repeats rounds."
 echo
 # The figures with goals, one line per variant, for scripts/bench_report.py.
 for variant in $variants; do
 	label="${variant%%=*}"
-	echo "$label, p99 at 1000 events/s: $(m "$label.1000.p99") ms (goal <= 50 ms); $label, maximum / raw rate: $(m "$label.max.ratio") (goal >= 0.5)"
+	line="$label, p99 at 1000 events/s: $(m "$label.1000.p99") ms (goal <= 50 ms)"
+	if [ "$maximum" = 1 ]; then line="$line; $label, maximum / raw rate: $(m "$label.max.ratio") (goal >= 0.5)"; fi
+	echo "$line"
 done

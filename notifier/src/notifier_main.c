@@ -30,7 +30,8 @@
  * marked delivered are published again once their wait has passed, so a
  * consumer may see a notification id twice.
  *
- * Threads: the main thread owns the PostgreSQL connection and calls
+ * Threads: the main thread owns both PostgreSQL connections (claims and
+ * LISTEN on one, delivery marks on the other, notif_record.c) and calls
  * mosquitto_publish_v5(); libmosquitto's thread runs the callbacks, which
  * only queue PUBACKs and connection changes under notif_shared.lock.
  */
@@ -54,6 +55,7 @@
 #include "ma/datetime.h"
 #include "ma/log.h"
 #include "ma/pg.h"
+#include "notif_record.h"
 #include "notifier.h"
 
 #ifndef MA_DEFAULT_SCHEMA_DIR
@@ -276,11 +278,9 @@ typedef struct notif {
         struct mosquitto *mosq;
         notif_inflight_t *inflight; /* NOTIF_MID_SLOTS entries */
         int inflight_count;
-        char **delivered; /* ids acknowledged, not yet recorded */
-        size_t delivered_count;
-        int64_t delivered_since_ms; /* when the oldest of them arrived */
-        bool claim_due;             /* a NOTIFY, a poll time or a reconnect */
-        bool claim_limited;         /* max-inflight limited the last claim */
+        notif_recorder_t rec; /* PUBACKs to record, on its own connection */
+        bool claim_due;       /* a NOTIFY, a poll time or a reconnect */
+        bool claim_limited;   /* max-inflight limited the last claim */
         bool was_connected;
         int64_t last_due_count_ms;
 } notif_t;
@@ -347,6 +347,13 @@ static ma_status_t notif_pg_open(notif_t *n, bool migrate, ma_error_t *err)
                 MA_LOG_AT(MA_LOG_INFO, "migrations checked",
                           MA_LOG_INT("applied", applied));
         }
+        /* Claims and delivery marks need no WAL flush before their result:
+         * one lost in a server crash leaves its rows pending, so they are
+         * published again under the same id, which at-least-once allows.
+         * Waiting for the flush would delay every publish behind it. */
+        status = ma_pg_exec(n->conn, "SET synchronous_commit = off", err);
+        if (status != MA_OK)
+                return status;
         return ma_pg_exec(n->conn, "LISTEN ma_notifier", err);
 }
 
@@ -355,71 +362,6 @@ static void notif_pg_close(notif_t *n)
         if (n->conn != NULL)
                 PQfinish(n->conn);
         n->conn = NULL;
-}
-
-/* Records the acknowledged ids; on failure they stay queued. */
-static ma_status_t notif_record_delivered(notif_t *n, ma_error_t *err)
-{
-        static const char sql[] =
-                "UPDATE notifier_notification "
-                "   SET state = 'delivered', delivered_at = now() "
-                " WHERE notification_id = ANY ($1::uuid[]) "
-                "   AND state = 'pending' "
-                "RETURNING extract(epoch FROM now() - due_at + "
-                "   CASE WHEN reason = 'reminder' "
-                "        THEN $2::bigint * interval '1 millisecond' "
-                "        ELSE interval '0' END)";
-        char offset[32];
-        const char *params[2];
-        char *array;
-        size_t size = 3, i, len = 0;
-        PGresult *result;
-        int row;
-
-        if (n->delivered_count == 0)
-                return MA_OK;
-        for (i = 0; i < n->delivered_count; i++)
-                size += strlen(n->delivered[i]) + 1;
-        array = ma_malloc(size);
-        if (array == NULL)
-                return ma_error_set(err, MA_ERR_NOMEM, NULL, "out of memory");
-        array[len++] = '{';
-        for (i = 0; i < n->delivered_count; i++) {
-                size_t id_len = strlen(n->delivered[i]);
-
-                if (i > 0)
-                        array[len++] = ',';
-                memcpy(array + len, n->delivered[i], id_len);
-                len += id_len;
-        }
-        array[len++] = '}';
-        array[len] = '\0';
-        snprintf(offset, sizeof(offset), "%" PRId64, n->s.offset_ms);
-        params[0] = array;
-        params[1] = offset;
-        result = PQexecParams(n->conn, sql, 2, NULL, params, NULL, NULL, 0);
-        ma_free(array);
-        if (PQresultStatus(result) != PGRES_TUPLES_OK) {
-                ma_status_t status = ma_pg_error(
-                        n->conn, result,
-                        "could not mark notifications delivered", err);
-
-                PQclear(result);
-                return status;
-        }
-        for (row = 0; row < PQntuples(result); row++) {
-                double lag = strtod(PQgetvalue(result, row, 0), NULL);
-
-                notif_metrics_acknowledged(lag < 0 ? 0 : lag);
-        }
-        MA_LOG_AT(MA_LOG_DEBUG, "notifications delivered",
-                  MA_LOG_INT("acknowledged", n->delivered_count),
-                  MA_LOG_INT("marked", PQntuples(result)));
-        PQclear(result);
-        for (i = 0; i < n->delivered_count; i++)
-                ma_free(n->delivered[i]);
-        n->delivered_count = 0;
-        return MA_OK;
 }
 
 /* ------------------------------------------------------------------------
@@ -575,8 +517,8 @@ static ma_status_t notif_claim_and_publish(notif_t *n, bool *full_out,
         PGresult *result;
         /* Unrecorded PUBACKs count against max-inflight too, so the id
          * arrays (NOTIF_ACKS_MAX) cannot overflow. */
-        int room =
-                n->s.max_inflight - n->inflight_count - (int)n->delivered_count;
+        int room = n->s.max_inflight - n->inflight_count -
+                   (int)notif_recorder_pending(&n->rec);
         int row, rows;
 
         *full_out = false;
@@ -609,12 +551,13 @@ static ma_status_t notif_claim_and_publish(notif_t *n, bool *full_out,
         return MA_OK;
 }
 
-/* Moves acknowledged publishes from the callback queue to n->delivered. */
+/* Moves acknowledged publishes from the callback queue to the recorder. */
 static ma_status_t notif_take_acks(notif_t *n, ma_error_t *err)
 {
         static notif_ack_t acks[NOTIF_ACKS_MAX];
         size_t count, i;
         bool lost;
+        ma_status_t status;
 
         pthread_mutex_lock(&notif_shared.lock);
         count = notif_shared.ack_count;
@@ -642,14 +585,10 @@ static ma_status_t notif_take_acks(notif_t *n, ma_error_t *err)
                                 MA_LOG_INT("reason_code", acks[i].reason_code));
                         continue;
                 }
-                n->delivered[n->delivered_count] =
-                        ma_strdup(slot->notification_id);
-                if (n->delivered[n->delivered_count] == NULL)
-                        return ma_error_set(err, MA_ERR_NOMEM, NULL,
-                                            "out of memory");
-                if (n->delivered_count == 0)
-                        n->delivered_since_ms = ma_now_ms();
-                n->delivered_count++;
+                status =
+                        notif_recorder_add(&n->rec, slot->notification_id, err);
+                if (status != MA_OK)
+                        return status;
         }
         /* After a lost connection, PUBACKs of earlier publishes may never
          * come; their rows are published again after their wait. */
@@ -696,21 +635,28 @@ static void notif_count_due(notif_t *n)
 }
 
 /*
- * Waits for a NOTIFY, a callback or a signal, at most timeout_ms.  A NOTIFY
- * (also one that arrived during an earlier statement) sets claim_due.
+ * Waits for a NOTIFY, a callback, a signal or the end of the delivery
+ * marks in progress, at most timeout_ms.  A NOTIFY (also one that arrived
+ * during an earlier statement) sets claim_due.
  */
 static void notif_wait(notif_t *n, int64_t timeout_ms)
 {
-        struct pollfd fds[2];
+        struct pollfd fds[3];
         nfds_t count = 1;
         char drain[64];
+        int record_fd = notif_recorder_socket(&n->rec);
 
         fds[0].fd = notif_wake_pipe[0];
         fds[0].events = POLLIN;
         if (n->conn != NULL && PQsocket(n->conn) >= 0) {
-                fds[1].fd = PQsocket(n->conn);
-                fds[1].events = POLLIN;
-                count = 2;
+                fds[count].fd = PQsocket(n->conn);
+                fds[count].events = POLLIN;
+                count++;
+        }
+        if (record_fd >= 0) {
+                fds[count].fd = record_fd;
+                fds[count].events = POLLIN;
+                count++;
         }
         if (poll(fds, count, (int)timeout_ms) > 0 &&
             (fds[0].revents & POLLIN) != 0)
@@ -745,6 +691,9 @@ static ma_status_t notif_mqtt_start(notif_t *n, ma_error_t *err)
         mosquitto_publish_v5_callback_set(n->mosq, notif_on_publish);
         mosquitto_reconnect_delay_set(n->mosq, 1, 30, true);
         mosquitto_max_inflight_messages_set(n->mosq, 0);
+        /* Without it a publish written while an earlier segment waits for
+         * its TCP acknowledgement is held back (Nagle's algorithm). */
+        mosquitto_int_option(n->mosq, MOSQ_OPT_TCP_NODELAY, 1);
         if (n->s.mqtt_username[0] != '\0') {
                 rc = mosquitto_username_pw_set(n->mosq, n->s.mqtt_username,
                                                n->s.mqtt_password[0] != '\0'
@@ -789,25 +738,97 @@ static ma_status_t notif_pg_recover(notif_t *n, const ma_error_t *failure,
         return notif_pg_open(n, false, err);
 }
 
-/* PUBACKs that are recorded at once: a batch, or a quarter of max-inflight
- * when that is smaller, because unrecorded ones use up max-inflight. */
-static size_t notif_record_threshold(const notif_t *n)
+/* Handles a failed delivery mark: reconnects after a transient failure.
+ * The ids stay queued either way. */
+static ma_status_t notif_record_recover(notif_t *n, const ma_error_t *failure,
+                                        ma_error_t *err)
 {
-        int quarter = n->s.max_inflight / 4;
-
-        if (quarter < 1)
-                quarter = 1;
-        return (size_t)(quarter < n->s.batch ? quarter : n->s.batch);
+        if (!ma_pg_error_is_transient(failure)) {
+                *err = *failure;
+                return failure->status;
+        }
+        MA_LOG_AT(MA_LOG_WARN,
+                  "lost the database connection for delivery marks, "
+                  "reconnecting",
+                  MA_LOG_STR("error", failure->message));
+        notif_metrics_set_state(false, notif_mqtt_connected());
+        return notif_recorder_connect(&n->rec, &notif_stop_requested, err);
 }
 
 /*
- * Runs the main loop.  Claims come first, so a new notification never waits
- * for the bookkeeping of earlier ones.  A claim runs after a NOTIFY, after
+ * Whether the queued PUBACKs are sent to be recorded now: a batch of them
+ * (or a quarter of max-inflight when that is smaller, because unrecorded
+ * ones use up max-inflight), the oldest has waited notify.record-interval,
+ * or the notifier is stopping.
+ */
+static bool notif_record_due(const notif_t *n, int64_t now_ms, bool draining)
+{
+        int quarter = n->s.max_inflight / 4;
+        size_t threshold;
+
+        if (n->rec.queued_count == 0)
+                return false;
+        if (quarter < 1)
+                quarter = 1;
+        threshold = (size_t)(quarter < n->s.batch ? quarter : n->s.batch);
+        return draining || n->rec.queued_count >= threshold ||
+               now_ms - n->rec.queued_since_ms >= n->s.record_ms;
+}
+
+/*
+ * Collects the delivery marks that PostgreSQL has finished and sends the
+ * next ones when due.  A claim that max-inflight had limited runs again
+ * once marks free room.
+ */
+static ma_status_t notif_record_step(notif_t *n, int64_t now_ms, bool draining,
+                                     ma_error_t *err)
+{
+        bool finished = false;
+        ma_status_t status;
+
+        status = notif_recorder_poll(&n->rec, false, &finished, err);
+        if (status == MA_OK && finished && n->claim_limited) {
+                n->claim_limited = false;
+                n->claim_due = true;
+        }
+        if (status == MA_OK && notif_record_due(n, now_ms, draining))
+                status = notif_recorder_send(&n->rec, err);
+        return status;
+}
+
+/* How long the loop may sleep: until the next poll, the next delivery
+ * marks or the end of the drain, whichever comes first. */
+static int64_t notif_wait_time(const notif_t *n, int64_t now_ms,
+                               int64_t last_poll_ms, int64_t drain_until_ms,
+                               bool connected)
+{
+        /* Without a broker or while stopping nothing is claimed and
+         * last_poll_ms does not move, so wait a whole interval (the connect
+         * callback wakes the loop) instead of spinning. */
+        int64_t wait = connected && !notif_stop_requested
+                               ? n->s.poll_ms - (now_ms - last_poll_ms)
+                               : n->s.poll_ms;
+
+        /* A statement in progress wakes the loop through its socket. */
+        if (n->rec.queued_count > 0 && !n->rec.busy) {
+                int64_t record_wait =
+                        n->s.record_ms - (now_ms - n->rec.queued_since_ms);
+
+                if (wait > record_wait)
+                        wait = record_wait;
+        }
+        if (drain_until_ms != 0 && wait > drain_until_ms - now_ms)
+                wait = drain_until_ms - now_ms;
+        return wait < 0 ? 0 : wait;
+}
+
+/*
+ * Runs the main loop.  A claim runs after a NOTIFY, after
  * notify.poll-interval, after a reconnect, while batches come back full and
- * when recorded PUBACKs free room that max-inflight had used up.  PUBACKs are
- * recorded in bulk (notify.batch of them or notify.record-interval after
- * the oldest), which keeps round trips to PostgreSQL per batch instead of
- * per wake-up.
+ * when recorded PUBACKs free room that max-inflight had used up.  PUBACKs
+ * are recorded in bulk (notify.batch of them or notify.record-interval
+ * after the oldest) on the recorder's own connection, without waiting for
+ * the result, so a claim never waits behind them.
  */
 static ma_status_t notif_run(notif_t *n, ma_error_t *err)
 {
@@ -820,9 +841,9 @@ static ma_status_t notif_run(notif_t *n, ma_error_t *err)
         for (;;) {
                 int64_t now_ms = ma_now_ms();
                 bool connected = notif_mqtt_connected();
-                bool record;
 
-                notif_metrics_set_state(n->conn != NULL, connected);
+                notif_metrics_set_state(n->conn != NULL && n->rec.conn != NULL,
+                                        connected);
                 if (connected && !n->was_connected)
                         n->claim_due = true;
                 n->was_connected = connected;
@@ -843,17 +864,6 @@ static ma_status_t notif_run(notif_t *n, ma_error_t *err)
                         status = notif_claim_and_publish(n, &more, &failure);
                         last_poll_ms = now_ms;
                 }
-                record = n->delivered_count > 0 &&
-                         (n->delivered_count >= notif_record_threshold(n) ||
-                          now_ms - n->delivered_since_ms >= n->s.record_ms ||
-                          drain_until_ms != 0);
-                if (status == MA_OK && record) {
-                        status = notif_record_delivered(n, &failure);
-                        if (status == MA_OK && n->claim_limited) {
-                                n->claim_limited = false;
-                                n->claim_due = true;
-                        }
-                }
                 if (status == MA_OK && now_ms - n->last_due_count_ms >= 5000) {
                         notif_count_due(n);
                         n->last_due_count_ms = now_ms;
@@ -871,7 +881,18 @@ static ma_status_t notif_run(notif_t *n, ma_error_t *err)
                         n->claim_due = true;
                         continue;
                 }
-                if (drain_until_ms != 0 && n->delivered_count == 0 &&
+                status = notif_record_step(n, now_ms, drain_until_ms != 0,
+                                           &failure);
+                if (status != MA_OK) {
+                        status = notif_record_recover(n, &failure, err);
+                        if (status != MA_OK && notif_stop_requested)
+                                return MA_OK;
+                        if (status != MA_OK)
+                                return status;
+                        continue;
+                }
+                if (drain_until_ms != 0 &&
+                    notif_recorder_pending(&n->rec) == 0 &&
                     (n->inflight_count == 0 || now_ms >= drain_until_ms))
                         return MA_OK;
                 /* NOTIFYs that libpq read during the statements above do
@@ -882,28 +903,8 @@ static ma_status_t notif_run(notif_t *n, ma_error_t *err)
                 if (more ||
                     (n->claim_due && connected && !notif_stop_requested))
                         continue;
-                {
-                        /* Without a broker or while stopping nothing is
-                         * claimed and last_poll_ms does not move, so wait a
-                         * whole interval (the connect callback wakes the
-                         * loop) instead of spinning. */
-                        int64_t wait =
-                                connected && !notif_stop_requested
-                                        ? n->s.poll_ms - (now_ms - last_poll_ms)
-                                        : n->s.poll_ms;
-
-                        if (n->delivered_count > 0 &&
-                            wait > n->s.record_ms -
-                                            (now_ms - n->delivered_since_ms))
-                                wait = n->s.record_ms -
-                                       (now_ms - n->delivered_since_ms);
-                        if (wait < 0)
-                                wait = 0;
-                        if (drain_until_ms != 0 &&
-                            wait > drain_until_ms - now_ms)
-                                wait = drain_until_ms - now_ms;
-                        notif_wait(n, wait);
-                }
+                notif_wait(n, notif_wait_time(n, now_ms, last_poll_ms,
+                                              drain_until_ms, connected));
         }
 }
 
@@ -959,8 +960,9 @@ int main(int argc, char *argv[])
         }
         notif_install_signals();
         n.inflight = ma_calloc(NOTIF_MID_SLOTS, sizeof(n.inflight[0]));
-        n.delivered = ma_calloc(NOTIF_ACKS_MAX, sizeof(n.delivered[0]));
-        if (n.inflight == NULL || n.delivered == NULL) {
+        if (n.inflight == NULL ||
+            notif_recorder_init(&n.rec, n.s.database_url, n.s.offset_ms,
+                                NOTIF_ACKS_MAX, &err) != MA_OK) {
                 MA_LOG_AT(MA_LOG_ERROR, "cannot start",
                           MA_LOG_STR("error", "out of memory"));
                 goto out;
@@ -973,7 +975,9 @@ int main(int argc, char *argv[])
                           MA_LOG_STR("error", err.message));
                 goto out;
         }
-        if (notif_pg_open(&n, n.s.migrations_apply, &err) != MA_OK) {
+        if (notif_pg_open(&n, n.s.migrations_apply, &err) != MA_OK ||
+            notif_recorder_connect(&n.rec, &notif_stop_requested, &err) !=
+                    MA_OK) {
                 MA_LOG_AT(MA_LOG_ERROR, "cannot prepare the database",
                           MA_LOG_STR("error", err.message));
                 goto out;
@@ -1005,10 +1009,7 @@ out_mqtt:
 out:
         notif_metrics_stop();
         notif_pg_close(&n);
-        if (n.delivered != NULL)
-                for (size_t i = 0; i < n.delivered_count; i++)
-                        ma_free(n.delivered[i]);
-        ma_free(n.delivered);
+        notif_recorder_free(&n.rec);
         ma_free(n.inflight);
         ma_config_free(config);
         return exit_code;

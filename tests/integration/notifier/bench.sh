@@ -178,9 +178,9 @@ start_subscriber "$work/base.json"
 python3 -c "import sys; sys.stdout.write(('x' * $size + '\n') * $max_count)" |
 	mosquitto_pub -h 127.0.0.1 -p "$MQTT_PORT" -V mqttv5 -q 1 -u "nb-$run" \
 		-P "$(cat "$work/notifier.pw")" -t "ma/v1/$consumer/aviseringar/base" -l
-# The broker drops QoS 1 messages beyond max_queued_messages (1000 by
-# default) when mosquitto_pub outpaces the subscriber, so this waits until
-# nothing more arrives instead of for every message.
+# The broker drops QoS 1 messages beyond max_queued_messages (100,000 in
+# the stack's configuration) when mosquitto_pub outpaces the subscriber,
+# so this waits until nothing more arrives instead of for every message.
 previous=-1
 while [ "$(wc -l <"$work/base.json")" != "$previous" ]; do
 	previous=$(wc -l <"$work/base.json")

@@ -21,11 +21,12 @@
  *
  * Live updates: migration 0300 makes PostgreSQL send NOTIFY ma_kund_changed
  * with the customer's pseudonym.  One listener thread wakes the matching
- * streams, which are suspended libmicrohttpd connections between events,
- * so a waiting browser holds its connection's thread but no database
- * connection.  Every API_UI_HEARTBEAT_MS each stream sends a comment line;
- * writing to a closed tab fails, and libmicrohttpd then closes the
- * connection and frees the stream.
+ * streams.  Between events a stream's content reader waits on a condition
+ * variable in its connection's own thread (libmicrohttpd runs a thread per
+ * connection, where suspending a connection does not apply), so a waiting
+ * browser holds that thread but no database connection.  Every
+ * API_UI_HEARTBEAT_MS each stream sends a comment line; writing to a closed tab
+ * fails, and libmicrohttpd then closes the connection and frees the stream.
  */
 #include <errno.h>
 #include <microhttpd.h>
@@ -37,6 +38,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "api.h"
 #include "api_http.h"
@@ -54,6 +56,7 @@
 #define API_UI_SESSION_MAX_MS  (12 * 60 * 60 * 1000)
 #define API_UI_SESSIONS_MAX    1024
 #define API_UI_HEARTBEAT_MS    15000
+#define API_UI_WAIT_MS         1000
 #define API_UI_USERS_MAX       100
 #define API_UI_FORETAG_MAX     20
 #define API_UI_FILE_MAX        (1024 * 1024)
@@ -95,7 +98,6 @@ typedef struct api_ui_stream {
         char kund[MA_PSEUDONYM_HEX_LEN + 1];
         bool changed;
         bool heartbeat;
-        bool suspended;
         bool ended;
         unsigned long long sent; /* the last event id */
         char out[128];
@@ -108,12 +110,14 @@ static struct {
         api_ui_user_t *users;
         size_t user_count;
         pthread_mutex_t lock;
+        pthread_cond_t wake;        /* a stream has something to send */
         api_ui_session_t *sessions; /* API_UI_SESSIONS_MAX slots */
         api_ui_stream_t *streams;
         volatile sig_atomic_t stopping;
         pthread_t listener;
         bool listener_running;
-} api_ui = {.lock = PTHREAD_MUTEX_INITIALIZER};
+} api_ui = {.lock = PTHREAD_MUTEX_INITIALIZER,
+            .wake = PTHREAD_COND_INITIALIZER};
 
 /* ------------------------------------------------------------------------
  * Demo users
@@ -963,9 +967,10 @@ static void api_ui_stream_put(api_ui_stream_t *stream, const char *frame)
 }
 
 /*
- * libmicrohttpd's content reader of a stream, on the connection's worker
- * thread.  With nothing to send, it suspends the connection and returns 0;
- * api_ui_wake() resumes it.
+ * libmicrohttpd's content reader of a stream, on the connection's thread.
+ * With nothing to send, it waits until api_ui_wake() or api_ui_stop()
+ * signals, at most API_UI_WAIT_MS at a time so that a session that ended
+ * is noticed.
  */
 static ssize_t api_ui_stream_read(void *cls, uint64_t pos, char *buf,
                                   size_t max)
@@ -975,7 +980,7 @@ static ssize_t api_ui_stream_read(void *cls, uint64_t pos, char *buf,
 
         (void)pos;
         pthread_mutex_lock(&api_ui.lock);
-        if (stream->out_pos == stream->out_len) {
+        while (result == 0 && stream->out_pos == stream->out_len) {
                 if (api_ui.stopping || stream->ended) {
                         result = MHD_CONTENT_READER_END_OF_STREAM;
                 } else if (api_ui_session_find_locked(stream->session_id) ==
@@ -997,8 +1002,15 @@ static ssize_t api_ui_stream_read(void *cls, uint64_t pos, char *buf,
                         stream->heartbeat = false;
                         api_ui_stream_put(stream, ": ping\n\n");
                 } else {
-                        stream->suspended = true;
-                        MHD_suspend_connection(stream->connection);
+                        struct timespec until;
+
+                        clock_gettime(CLOCK_REALTIME, &until);
+                        until.tv_nsec += API_UI_WAIT_MS % 1000 * 1000000L;
+                        until.tv_sec += API_UI_WAIT_MS / 1000 +
+                                        until.tv_nsec / 1000000000L;
+                        until.tv_nsec %= 1000000000L;
+                        pthread_cond_timedwait(&api_ui.wake, &api_ui.lock,
+                                               &until);
                 }
         }
         if (result == 0 && stream->out_pos < stream->out_len) {
@@ -1030,7 +1042,7 @@ static void api_ui_stream_free(void *cls)
 }
 
 /* Marks the streams of kund (all streams when NULL) changed, or only due
- * for a heartbeat, and resumes those that wait. */
+ * for a heartbeat, and wakes those that wait. */
 static void api_ui_wake(const char *kund, bool heartbeat)
 {
         pthread_mutex_lock(&api_ui.lock);
@@ -1041,11 +1053,8 @@ static void api_ui_wake(const char *kund, bool heartbeat)
                         s->heartbeat = true;
                 else
                         s->changed = true;
-                if (s->suspended) {
-                        s->suspended = false;
-                        MHD_resume_connection(s->connection);
-                }
         }
+        pthread_cond_broadcast(&api_ui.wake);
         pthread_mutex_unlock(&api_ui.lock);
 }
 
@@ -1352,13 +1361,9 @@ void api_ui_stop(void)
 {
         api_ui.stopping = 1;
         pthread_mutex_lock(&api_ui.lock);
-        for (api_ui_stream_t *s = api_ui.streams; s != NULL; s = s->next) {
+        for (api_ui_stream_t *s = api_ui.streams; s != NULL; s = s->next)
                 s->ended = true;
-                if (s->suspended) {
-                        s->suspended = false;
-                        MHD_resume_connection(s->connection);
-                }
-        }
+        pthread_cond_broadcast(&api_ui.wake);
         pthread_mutex_unlock(&api_ui.lock);
         if (api_ui.listener_running)
                 pthread_join(api_ui.listener, NULL);

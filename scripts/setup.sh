@@ -27,7 +27,7 @@ packages=(
 	build-essential cmake ninja-build pkg-config
 	librdkafka-dev libavro-dev libpq-dev libmosquitto-dev
 	libcmocka-dev libjansson-dev libmicrohttpd-dev libcsv-dev libxml2-dev
-	libssl-dev
+	libssl-dev libgnutls28-dev
 	clang clang-format libclang-rt-14-dev
 	mosquitto mosquitto-clients postgresql kcat
 	# Used by scripts/stack.sh: ss, ps and setpriv/flock.

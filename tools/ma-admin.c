@@ -7,8 +7,9 @@
  * What it guarantees: identity numbers are checked (date and Luhn digit)
  * and stored only as keyed pseudonyms made with pseudonym.secret, the
  * secret of the producers and of ma-api.  An API key is printed once, on
- * creation; only a salted SHA-256 of it is stored.  Each command is one
- * statement, so it is applied completely or not at all.
+ * creation; only a salted SHA-256 of it is stored.  Of a consumer's TLS
+ * client certificate only the SHA-256 of its DER encoding is stored.  Each
+ * command is one statement, so it is applied completely or not at all.
  *
  * Start and stop: one command per run, see the usage text; exit 0 on
  * success, 1 when the database refused, 2 for invalid arguments.  Give
@@ -16,7 +17,10 @@
  * rather than as flags, which other local users can read in the process
  * list.
  */
+#include <openssl/evp.h>
+#include <openssl/pem.h>
 #include <openssl/rand.h>
+#include <openssl/x509.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,6 +55,9 @@ static const ma_config_entry_t admin_table[] = {
          "add: the organisation (12 digits, 16 and the number)"},
         {"consumer", MA_CONFIG_STRING, NULL, "", 0, 64, "consumer id"},
         {"key-id", MA_CONFIG_STRING, NULL, "", 0, 16, "API key id"},
+        {"cert-file", MA_CONFIG_STRING, NULL, "", 0, 4096,
+         "PEM file of a consumer's TLS client certificate (the first "
+         "certificate in it counts)"},
         {"scope", MA_CONFIG_STRING, NULL, "", 0, 32,
          "fraga, oversikt, index or prenumeration"},
         {"kid", MA_CONFIG_STRING, NULL, "", 0, 200,
@@ -93,6 +100,9 @@ static const char admin_usage[] =
         "  key revoke --key-id KEY_ID\n"
         "  key list\n"
         "  scope add|remove --consumer ID --scope SCOPE\n"
+        "  cert set --consumer ID --cert-file PEM  (prints the SHA-256)\n"
+        "  cert clear --consumer ID\n"
+        "  cert list\n"
         "  idp add --kid KID --issuer ISS --alg ALG --key-file FILE\n"
         "  idp deactivate --kid KID\n"
         "  fullmakt add [--givare-typ T] --givare N --havare N --objects "
@@ -342,6 +352,92 @@ static int admin_scope(admin_t *admin, const char *action)
         return -1;
 }
 
+/* Writes the lower-case hex SHA-256 of the DER encoding of the first
+ * certificate in the PEM file at path. */
+static int admin_cert_sha256(const char *path, char out[65])
+{
+        FILE *file = fopen(path, "r");
+        X509 *cert;
+        unsigned char *der = NULL, digest[32];
+        unsigned int digest_len = 0;
+        int len;
+
+        if (file == NULL) {
+                fprintf(stderr,
+                        "ma-admin: could not open --cert-file \"%s\": check "
+                        "the path and its permissions\n",
+                        path);
+                return ADMIN_EXIT_USAGE;
+        }
+        cert = PEM_read_X509(file, NULL, NULL, NULL);
+        fclose(file);
+        if (cert == NULL) {
+                fprintf(stderr,
+                        "ma-admin: could not read --cert-file \"%s\": no PEM "
+                        "certificate (BEGIN CERTIFICATE) in it; give the "
+                        "consumer's client certificate, not its key\n",
+                        path);
+                return ADMIN_EXIT_USAGE;
+        }
+        len = i2d_X509(cert, &der);
+        X509_free(cert);
+        if (len <= 0 || EVP_Digest(der, (size_t)len, digest, &digest_len,
+                                   EVP_sha256(), NULL) != 1) {
+                OPENSSL_free(der);
+                fprintf(stderr, "ma-admin: could not compute the SHA-256 of "
+                                "the certificate\n");
+                return ADMIN_EXIT_FAILURE;
+        }
+        OPENSSL_free(der);
+        admin_hex(digest, digest_len, out);
+        return 0;
+}
+
+/* The consumer's TLS client certificate, as its SHA-256 fingerprint. */
+static int admin_cert(admin_t *admin, const char *action)
+{
+        static const char *const set_required[] = {"consumer", "cert-file",
+                                                   NULL};
+        static const char *const clear_required[] = {"consumer", NULL};
+        char fingerprint[65];
+        const char *params[2] = {admin_opt(admin, "consumer"), fingerprint};
+        int rc;
+
+        if (strcmp(action, "set") == 0) {
+                rc = admin_require(admin, set_required);
+                if (rc == 0)
+                        rc = admin_cert_sha256(admin_opt(admin, "cert-file"),
+                                               fingerprint);
+                if (rc == 0)
+                        rc = admin_exec(admin,
+                                        "UPDATE api_consumer SET"
+                                        " client_cert_sha256 = $2,"
+                                        " changed_at = now()"
+                                        " WHERE consumer_id = $1",
+                                        2, params, false);
+                if (rc == 0)
+                        printf("%s\n", fingerprint);
+                return rc;
+        }
+        if (strcmp(action, "clear") == 0) {
+                rc = admin_require(admin, clear_required);
+                return rc ? rc
+                          : admin_exec(admin,
+                                       "UPDATE api_consumer SET"
+                                       " client_cert_sha256 = NULL,"
+                                       " changed_at = now()"
+                                       " WHERE consumer_id = $1",
+                                       1, params, false);
+        }
+        if (strcmp(action, "list") == 0)
+                return admin_exec(admin,
+                                  "SELECT consumer_id, client_cert_sha256"
+                                  " FROM api_consumer WHERE client_cert_sha256"
+                                  " IS NOT NULL ORDER BY consumer_id",
+                                  0, NULL, true);
+        return -1;
+}
+
 static char *admin_read_file(const char *path)
 {
         FILE *file = fopen(path, "rb");
@@ -552,6 +648,8 @@ static int admin_dispatch(admin_t *admin, const char *command,
                 return admin_scope(admin, action);
         if (strcmp(command, "idp") == 0)
                 return admin_idp(admin, action);
+        if (strcmp(command, "cert") == 0)
+                return admin_cert(admin, action);
         if (strcmp(command, "fullmakt") == 0)
                 return admin_fullmakt(admin, action);
         if (strcmp(command, "representative") == 0)

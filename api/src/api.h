@@ -218,14 +218,20 @@ typedef struct api_denial {
 
 /*
  * Looks up the consumer of an X-API-Key value and compares the salted
- * hash in constant time.  401 for a missing, malformed, unknown or revoked
- * key, 403 for a consumer that is not active or, when scope is not NULL,
- * lacks scope.  Returns MA_ERR_PG only for database failures; a denial is
- * MA_OK with denial->http_status set.
+ * hash in constant time.  client_cert_sha256 is the lower-case hex SHA-256
+ * of the DER encoding of the request's verified TLS client certificate, or
+ * NULL when there is none (plain HTTP, no certificate, or one that did not
+ * verify against tls.client-ca).  A consumer with a registered fingerprint
+ * is connected only when the two are equal (compared in constant time).
+ * 401 for a missing, malformed, unknown or revoked key or a missing or
+ * different client certificate, 403 for a consumer that is not active or,
+ * when scope is not NULL, lacks scope.  Returns MA_ERR_PG only for database
+ * failures; a denial is MA_OK with denial->http_status set.
  */
 ma_status_t api_auth_consumer(PGconn *conn, const char *api_key,
-                              const char *scope, api_consumer_t *consumer,
-                              api_denial_t *denial, ma_error_t *err);
+                              const char *client_cert_sha256, const char *scope,
+                              api_consumer_t *consumer, api_denial_t *denial,
+                              ma_error_t *err);
 
 /* Settings of user-token checks. */
 typedef struct api_token_rules {

@@ -58,16 +58,30 @@ static bool api_is_hex(const char *text, size_t len)
         return text[len] == '\0' || text[len] == '_';
 }
 
+/* Checks the request's certificate fingerprint (NULL: none) against the
+ * consumer's.  A consumer without one (NULL or "") always matches, because
+ * its API key alone connects it. */
+static bool api_cert_matches(const char *registered, const char *presented)
+{
+        if (registered == NULL || registered[0] == '\0')
+                return true;
+        return presented != NULL && strlen(registered) == 64 &&
+               strlen(presented) == 64 &&
+               ma_secure_equal(registered, presented, 64);
+}
+
 ma_status_t api_auth_consumer(PGconn *conn, const char *api_key,
-                              const char *scope, api_consumer_t *consumer,
-                              api_denial_t *denial, ma_error_t *err)
+                              const char *client_cert_sha256, const char *scope,
+                              api_consumer_t *consumer, api_denial_t *denial,
+                              ma_error_t *err)
 {
         /* One round trip for the key, the consumer and the scope. */
         static const char sql[] =
                 "SELECT k.salt, k.key_hash, k.revoked_at IS NOT NULL, "
                 "c.consumer_id, c.kind, c.active, "
                 "$2::text IS NULL OR EXISTS (SELECT 1 FROM api_scope s "
-                "WHERE s.consumer_id = c.consumer_id AND s.scope = $2) "
+                "WHERE s.consumer_id = c.consumer_id AND s.scope = $2), "
+                "c.client_cert_sha256 "
                 "FROM api_key k JOIN api_consumer c USING (consumer_id) "
                 "WHERE k.key_id = $1";
         const size_t prefix = strlen(API_KEY_PREFIX);
@@ -77,7 +91,7 @@ ma_status_t api_auth_consumer(PGconn *conn, const char *api_key,
         char hash[65];
         const char *params[2] = {key_id, scope};
         PGresult *res;
-        bool match, has_scope;
+        bool match, has_scope, cert_ok;
 
         memset(consumer, 0, sizeof(*consumer));
         denial->http_status = 0;
@@ -127,7 +141,17 @@ ma_status_t api_auth_consumer(PGconn *conn, const char *api_key,
         consumer->is_private = strcmp(PQgetvalue(res, 0, 4), "private") == 0;
         consumer->active = strcmp(PQgetvalue(res, 0, 5), "t") == 0;
         has_scope = strcmp(PQgetvalue(res, 0, 6), "t") == 0;
+        cert_ok = PQgetisnull(res, 0, 7) ||
+                  api_cert_matches(PQgetvalue(res, 0, 7), client_cert_sha256);
         PQclear(res);
+        /* Part of check a, so answered like a key that does not connect;
+         * the audit row names the consumer whose key was used. */
+        if (!cert_ok)
+                return api_deny(denial, 401, API_PROBLEM_API_KEY,
+                                "invalid X-API-Key for this connection: "
+                                "consumer \"%s\" must connect over TLS "
+                                "with its registered client certificate",
+                                consumer->consumer_id);
         if (!consumer->active)
                 return api_deny(denial, 403, API_PROBLEM_CONSUMER_INACTIVE,
                                 "consumer \"%s\" is not active in the "

@@ -34,6 +34,7 @@ struct api_server {
         pthread_mutex_t db_lock;
         pthread_cond_t db_freed;
         int port;
+        bool tls_client_ca; /* client certificates asked for and verified */
 };
 
 typedef enum api_route_kind {

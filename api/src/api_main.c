@@ -2,7 +2,8 @@
  * api_main.c - ma-api: the query API of the Mina ärenden kundhändelser.
  *
  * What it guarantees: an event is disclosed only to a consumer whose API
- * key is valid and active in the connection register, that has the scope of
+ * key is valid and active in the connection register (over TLS with its
+ * verified client certificate when one is registered), that has the scope of
  * the endpoint, for a user the consumer vouches for (private consumers with
  * an identity provider's signed token), and only when that user is the
  * customer, a representative of an organisation customer, holds a valid
@@ -74,6 +75,15 @@ static const ma_config_entry_t api_config_table[] = {
          "longest lifetime (exp - iat) of a user token that is accepted"},
         {"log.level", MA_CONFIG_STRING, NULL, "info", 1, 10,
          "lowest log level written: debug, info, warn or error"},
+        {"tls.cert", MA_CONFIG_STRING, NULL, "", 0, 4096,
+         "PEM file of the server certificate (chain); with tls.key the API "
+         "speaks HTTPS only; empty: plain HTTP"},
+        {"tls.key", MA_CONFIG_STRING, NULL, "", 0, 4096,
+         "PEM file of the server certificate's private key"},
+        {"tls.client-ca", MA_CONFIG_STRING, NULL, "", 0, 4096,
+         "PEM file of the CAs whose client certificates are verified; a "
+         "client certificate is asked for, and required only of consumers "
+         "with a registered fingerprint; empty: none asked for"},
         {"ui.dir", MA_CONFIG_STRING, NULL, MA_API_DEFAULT_UI_DIR, 1, 4096,
          "folder of the overview page's static files, served under "
          "/mina-arenden/"},
@@ -119,8 +129,92 @@ static int api_migrate(const ma_config_t *config)
         return 0;
 }
 
+/* The PEM files of the TLS settings, read before listening. */
+typedef struct api_tls_files {
+        char *cert;
+        char *key;
+        char *client_ca;
+} api_tls_files_t;
+
+#define API_PEM_MAX (1024 * 1024)
+
+/* Reads the file of setting name into *out; an empty setting leaves *out
+ * NULL.  false (logged) when the file cannot be read. */
+static bool api_read_pem(const ma_config_t *config, const char *name,
+                         char **out)
+{
+        const char *path = ma_config_string(config, name);
+        FILE *file;
+        char *text = NULL;
+        long len = -1;
+
+        *out = NULL;
+        if (path == NULL || path[0] == '\0')
+                return true;
+        file = fopen(path, "rb");
+        if (file != NULL && fseek(file, 0, SEEK_END) == 0 &&
+            (len = ftell(file)) > 0 && len <= API_PEM_MAX &&
+            fseek(file, 0, SEEK_SET) == 0) {
+                text = ma_malloc((size_t)len + 1);
+                if (text != NULL &&
+                    fread(text, 1, (size_t)len, file) == (size_t)len) {
+                        text[len] = '\0';
+                } else {
+                        ma_free(text);
+                        text = NULL;
+                }
+        }
+        if (file != NULL)
+                fclose(file);
+        if (text == NULL) {
+                ma_log(MA_LOG_ERROR, "invalid configuration", "setting", name,
+                       "path", path, "error",
+                       "could not read the PEM file: missing, unreadable, "
+                       "empty or larger than 1 MiB; check the path and its "
+                       "permissions",
+                       NULL);
+                return false;
+        }
+        *out = text;
+        return true;
+}
+
+static void api_tls_files_free(api_tls_files_t *files)
+{
+        /* The private key does not stay in freed memory. */
+        if (files->key != NULL) {
+                volatile char *p = files->key;
+
+                while (*p != '\0')
+                        *p++ = '\0';
+        }
+        ma_free(files->cert);
+        ma_free(files->key);
+        ma_free(files->client_ca);
+}
+
+static int api_serve(const ma_config_t *config, const ma_catalog_t *catalog,
+                     const ma_pseudonym_key_t *key, const api_tls_files_t *tls);
+
 static int api_run(const ma_config_t *config, const ma_catalog_t *catalog,
                    const ma_pseudonym_key_t *key)
+{
+        api_tls_files_t tls = {0};
+        int rc;
+
+        if (!api_read_pem(config, "tls.cert", &tls.cert) ||
+            !api_read_pem(config, "tls.key", &tls.key) ||
+            !api_read_pem(config, "tls.client-ca", &tls.client_ca)) {
+                api_tls_files_free(&tls);
+                return API_EXIT_USAGE;
+        }
+        rc = api_serve(config, catalog, key, &tls);
+        api_tls_files_free(&tls);
+        return rc;
+}
+
+static int api_serve(const ma_config_t *config, const ma_catalog_t *catalog,
+                     const ma_pseudonym_key_t *key, const api_tls_files_t *tls)
 {
         api_server_config_t server_config = {0};
         api_ui_config_t ui_config = {0};
@@ -144,10 +238,14 @@ static int api_run(const ma_config_t *config, const ma_catalog_t *catalog,
                 ma_config_int(config, "token.max-lifetime") / 1000;
         server_config.catalog = catalog;
         server_config.pseudonym_key = key;
+        server_config.tls_cert = tls->cert;
+        server_config.tls_key = tls->key;
+        server_config.tls_client_ca = tls->client_ca;
         if (api_server_start(&server_config, &server, &err) != MA_OK) {
                 ma_log(MA_LOG_ERROR, "start failed", "error", err.message,
                        NULL);
-                return API_EXIT_FAILURE;
+                return err.status == MA_ERR_CONFIG ? API_EXIT_USAGE
+                                                   : API_EXIT_FAILURE;
         }
         ui_config.dir = ma_config_string(config, "ui.dir");
         ui_config.consumer_id = ma_config_string(config, "ui.consumer");
@@ -165,7 +263,10 @@ static int api_run(const ma_config_t *config, const ma_catalog_t *catalog,
         MA_LOG_AT(MA_LOG_INFO, "listening",
                   MA_LOG_STR("address", server_config.listen_address),
                   MA_LOG_INT("port", api_server_port(server)),
-                  MA_LOG_INT("threads", server_config.threads));
+                  MA_LOG_INT("threads", server_config.threads),
+                  MA_LOG_STR("scheme", tls->cert != NULL ? "https" : "http"),
+                  MA_LOG_STR("client_certificates",
+                             tls->client_ca != NULL ? "verified" : "no"));
         action.sa_handler = api_on_signal;
         sigaction(SIGTERM, &action, NULL);
         sigaction(SIGINT, &action, NULL);

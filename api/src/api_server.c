@@ -11,7 +11,9 @@
  *
  * Request flow of POST [/{producer}]/kundhandelseFragaSynkron:
  *   route (404 unknown producer), method (405), correlation id (400),
- *   API key (401, 403 inactive consumer), scope "fraga" (403),
+ *   API key and, for a consumer with a registered fingerprint, the
+ *   TLS client certificate (401, 403 inactive consumer), scope "fraga"
+ *   (403),
  *   Content-Type (415), body size (413), JSON and question (400),
  *   user token for private consumers (401), then per party the user's
  *   right to see the customer (a failing delfraga, or 403 when no party
@@ -20,6 +22,7 @@
  *   unreachable, for one), the response is 500 without data.
  */
 #include <arpa/inet.h>
+#include <gnutls/gnutls.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -432,6 +435,40 @@ enum MHD_Result api_error(api_server_t *server,
         return result;
 }
 
+/*
+ * Writes the lower-case hex SHA-256 of the DER encoding of the connection's
+ * client certificate when the server verifies client certificates, the
+ * client sent one and it verifies against tls.client-ca (chain, validity
+ * dates); false otherwise.  Only the fingerprint leaves this function.
+ */
+static bool api_client_cert_sha256(const api_server_t *server,
+                                   struct MHD_Connection *connection,
+                                   char out[65])
+{
+        const union MHD_ConnectionInfo *info;
+        const gnutls_datum_t *peers;
+        gnutls_session_t session;
+        unsigned int verify = 0, count = 0;
+
+        if (!server->tls_client_ca)
+                return false;
+        info = MHD_get_connection_info(connection,
+                                       MHD_CONNECTION_INFO_GNUTLS_SESSION);
+        if (info == NULL || info->tls_session == NULL)
+                return false;
+        session = (gnutls_session_t)info->tls_session;
+        if (gnutls_certificate_type_get(session) != GNUTLS_CRT_X509 ||
+            gnutls_certificate_verify_peers2(session, &verify) !=
+                    GNUTLS_E_SUCCESS ||
+            verify != 0)
+                return false;
+        peers = gnutls_certificate_get_peers(session, &count);
+        if (peers == NULL || count == 0 || peers[0].size == 0)
+                return false;
+        ma_sha256_hex(peers[0].data, peers[0].size, out);
+        return true;
+}
+
 /* Checks what every endpoint needs (database, correlation id, API key,
  * scope, Content-Type, body size, JSON), then runs the route. */
 static enum MHD_Result api_handle(api_server_t *server,
@@ -444,6 +481,8 @@ static enum MHD_Result api_handle(api_server_t *server,
         json_t *root;
         json_error_t json_err;
         const char *content_type;
+        char cert_sha256[65];
+        bool have_cert;
         enum MHD_Result result;
         ma_error_t err;
         PGconn *conn;
@@ -467,10 +506,12 @@ static enum MHD_Result api_handle(api_server_t *server,
                                    " header: send 1 to %d printable ASCII "
                                    "characters",
                                    API_CORRELATION_MAX);
+        have_cert = api_client_cert_sha256(server, connection, cert_sha256);
         if (api_auth_consumer(conn,
                               MHD_lookup_connection_value(
                                       connection, MHD_HEADER_KIND, "X-API-Key"),
-                              scope, &outcome.consumer, &denial, &err) != MA_OK)
+                              have_cert ? cert_sha256 : NULL, scope,
+                              &outcome.consumer, &denial, &err) != MA_OK)
                 return api_error(server, connection, request, conn, &outcome,
                                  500, "could not check the API key");
         outcome.have_consumer = outcome.consumer.consumer_id[0] != '\0';
@@ -860,16 +901,57 @@ static void api_db_pool_free(api_server_t *server)
         ma_free(server);
 }
 
+/* The TLS options of MHD_start_daemon() as an MHD_OPTION_ARRAY list,
+ * ended by MHD_OPTION_END; the flag MHD_USE_TLS goes with them. */
+static unsigned int api_tls_options(const api_server_config_t *config,
+                                    struct MHD_OptionItem options[4])
+{
+        size_t n = 0;
+
+        if (config->tls_cert == NULL)
+                return 0;
+        options[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0,
+                                               (void *)config->tls_cert};
+        options[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0,
+                                               (void *)config->tls_key};
+        /* With a trust list libmicrohttpd asks for a client certificate
+         * but does not require one, so api_client_cert_sha256() verifies
+         * it. */
+        if (config->tls_client_ca != NULL)
+                options[n++] =
+                        (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_TRUST, 0,
+                                                (void *)config->tls_client_ca};
+        options[n] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
+        return MHD_USE_TLS;
+}
+
 ma_status_t api_server_start(const api_server_config_t *config,
                              api_server_t **server_out, ma_error_t *err)
 {
-        api_server_t *server = ma_calloc(1, sizeof(*server));
+        api_server_t *server;
         struct sockaddr_in addr = {0};
+        struct MHD_OptionItem tls_options[4] = {{MHD_OPTION_END, 0, NULL}};
+        unsigned int tls_flag;
         const union MHD_DaemonInfo *info;
 
+        if ((config->tls_cert == NULL) != (config->tls_key == NULL) ||
+            (config->tls_client_ca != NULL && config->tls_cert == NULL))
+                return ma_error_set(err, MA_ERR_CONFIG, "tls.cert",
+                                    "incomplete TLS settings: give tls.cert "
+                                    "and tls.key together, and tls.client-ca "
+                                    "only with them");
+        if (config->tls_cert != NULL &&
+            MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES)
+                return ma_error_set(err, MA_ERR_CONFIG, "tls.cert",
+                                    "this libmicrohttpd has no TLS support: "
+                                    "install one built with GnuTLS or leave "
+                                    "tls.cert empty");
+        tls_flag = api_tls_options(config, tls_options);
+        server = ma_calloc(1, sizeof(*server));
         if (server == NULL)
                 return ma_error_set(err, MA_ERR_NOMEM, NULL, "out of memory");
         server->config = *config;
+        server->tls_client_ca = config->tls_client_ca != NULL;
         addr.sin_family = AF_INET;
         addr.sin_port = htons((uint16_t)config->port);
         if (inet_pton(AF_INET, config->listen_address, &addr.sin_addr) != 1) {
@@ -893,7 +975,7 @@ ma_status_t api_server_start(const api_server_config_t *config,
         server->daemon = MHD_start_daemon(
                 MHD_USE_INTERNAL_POLLING_THREAD |
                         MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ERROR_LOG |
-                        MHD_ALLOW_SUSPEND_RESUME,
+                        MHD_ALLOW_SUSPEND_RESUME | tls_flag,
                 (uint16_t)config->port, NULL, NULL, api_on_request, server,
                 MHD_OPTION_EXTERNAL_LOGGER, api_on_mhd_log, server,
                 MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
@@ -902,13 +984,18 @@ ma_status_t api_server_start(const api_server_config_t *config,
                 MHD_OPTION_CONNECTION_TIMEOUT,
                 (unsigned int)config->idle_timeout_s,
                 MHD_OPTION_NOTIFY_COMPLETED, api_on_completed, server,
-                MHD_OPTION_END);
+                MHD_OPTION_ARRAY, tls_options, MHD_OPTION_END);
         if (server->daemon == NULL) {
                 api_db_pool_free(server);
                 return ma_error_set(err, MA_ERR_IO, "listen.port",
                                     "could not listen on %s port %d: the port "
-                                    "may be in use; choose another",
-                                    config->listen_address, config->port);
+                                    "may be in use; choose another%s",
+                                    config->listen_address, config->port,
+                                    tls_flag ? ", or the TLS certificate, key "
+                                               "or client CA was rejected "
+                                               "(see the libmicrohttpd "
+                                               "log line)"
+                                             : "");
         }
         info = MHD_get_daemon_info(server->daemon, MHD_DAEMON_INFO_BIND_PORT);
         server->port = info != NULL ? info->port : config->port;

@@ -126,7 +126,7 @@ class Env:
             raise RuntimeError(f"ma-admin {' '.join(argv)}: {proc.stderr}")
         return proc
 
-    def start_api(self):
+    def start_api(self, extra=()):
         env = dict(os.environ, MA_DATABASE_URL=self.url,
                    MA_PSEUDONYM_SECRET=SECRET)
         self.log_path = os.path.join(self.tmp, "api.log")
@@ -135,7 +135,7 @@ class Env:
             [self.args.api, "--listen.port=0", "--http.threads=2",
              "--body.limit=64KiB",
              f"--catalog.path={self.args.schemas}/catalog.json",
-             f"--migrations.dir={self.migrations}"],
+             f"--migrations.dir={self.migrations}", *extra],
             env=env, stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.time() + 20
         while time.time() < deadline:

@@ -398,10 +398,10 @@ void api_statements_use(api_statements_t *statements);
 void api_statements_clear(api_statements_t *statements);
 
 /*
- * PQexecParams() with sql prepared once per session of the connection (at
- * most API_STATEMENTS_MAX statements, and only with a cache set by
- * api_statements_use(); otherwise it is planned per call).  Returns the
- * result as PQexecPrepared() does.
+ * Runs sql like PQexecParams(), but prepares it once per session of the
+ * connection when a cache is set by api_statements_use() (at most
+ * API_STATEMENTS_MAX statements).  Otherwise it is planned per call.
+ * Returns the result as PQexecPrepared() does.
  */
 PGresult *api_pg_exec_prepared(PGconn *conn, const char *sql, int count,
                                const char *const *params);

@@ -437,9 +437,10 @@ enum MHD_Result api_error(api_server_t *server,
 
 /*
  * Writes the lower-case hex SHA-256 of the DER encoding of the connection's
- * client certificate when the server verifies client certificates, the
- * client sent one and it verifies against tls.client-ca (chain, validity
- * dates); false otherwise.  Only the fingerprint leaves this function.
+ * client certificate into out.  Returns false unless the server verifies
+ * client certificates, the client sent one, and it verifies against
+ * tls.client-ca (chain, validity dates).  Only the fingerprint leaves this
+ * function.
  */
 static bool api_client_cert_sha256(const api_server_t *server,
                                    struct MHD_Connection *connection,
@@ -828,7 +829,7 @@ static enum MHD_Result api_on_request_step(api_server_t *server,
 
 /* libmicrohttpd's access handler, on the connection's thread.  The
  * database connection a step borrowed goes back to the pool when the step
- * ends, so an idle keep-alive connection holds none. */
+ * ends, so an idle keep-alive connection keeps none. */
 static enum MHD_Result
 api_on_request(void *cls, struct MHD_Connection *connection, const char *url,
                const char *method, const char *version, const char *upload_data,
@@ -914,7 +915,7 @@ static unsigned int api_tls_options(const api_server_config_t *config,
                                                (void *)config->tls_cert};
         options[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0,
                                                (void *)config->tls_key};
-        /* With a trust list libmicrohttpd asks for a client certificate
+        /* With a trust list libmicrohttpd requests a client certificate
          * but does not require one, so api_client_cert_sha256() verifies
          * it. */
         if (config->tls_client_ca != NULL)
@@ -969,13 +970,13 @@ ma_status_t api_server_start(const api_server_config_t *config,
         }
         pthread_mutex_init(&server->db_lock, NULL);
         pthread_cond_init(&server->db_freed, NULL);
-        /* A thread per connection, so that a request never waits behind
-         * another connection's request, as it does when a pool thread
-         * serves both; the database pool bounds the work in parallel. */
+        /* A thread per connection, so a request never waits behind
+         * another connection's request as it does when one pool thread
+         * serves both.  The database pool bounds the parallel work. */
         server->daemon = MHD_start_daemon(
                 MHD_USE_INTERNAL_POLLING_THREAD |
                         MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ERROR_LOG |
-                        MHD_ALLOW_SUSPEND_RESUME | tls_flag,
+                        tls_flag,
                 (uint16_t)config->port, NULL, NULL, api_on_request, server,
                 MHD_OPTION_EXTERNAL_LOGGER, api_on_mhd_log, server,
                 MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,

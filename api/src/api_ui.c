@@ -24,7 +24,7 @@
  * streams.  Between events a stream's content reader waits on a condition
  * variable in its connection's own thread (libmicrohttpd runs a thread per
  * connection, where suspending a connection does not apply), so a waiting
- * browser holds that thread but no database connection.  Every
+ * browser keeps that thread but no database connection.  Every
  * API_UI_HEARTBEAT_MS each stream sends a comment line; writing to a closed tab
  * fails, and libmicrohttpd then closes the connection and frees the stream.
  */
@@ -93,7 +93,6 @@ typedef struct api_ui_session {
 /* One open live-update stream; the fields are guarded by api_ui.lock. */
 typedef struct api_ui_stream {
         struct api_ui_stream *next;
-        struct MHD_Connection *connection;
         char session_id[API_UI_ID_HEX + 1];
         char kund[MA_PSEUDONYM_HEX_LEN + 1];
         bool changed;
@@ -1123,7 +1122,6 @@ static enum MHD_Result api_ui_stream_open(api_server_t *server,
         stream = ma_calloc(1, sizeof(*stream));
         if (stream == NULL)
                 return MHD_NO;
-        stream->connection = connection;
         memcpy(stream->session_id, session->id, sizeof(stream->session_id));
         memcpy(stream->kund, session->kund, sizeof(stream->kund));
         /* The browser reconnects after 5 s when the stream breaks. */

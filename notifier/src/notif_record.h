@@ -71,10 +71,10 @@ ma_status_t notif_recorder_send(notif_recorder_t *rec, ma_error_t *err);
 int notif_recorder_socket(const notif_recorder_t *rec);
 
 /*
- * Reads what the server has sent without blocking; when the statement in
- * progress has ended, *finished is set (it may be NULL) and its ids are
- * freed, or on failure queued again.  With wait, blocks until the
- * statement ends.  Errors: MA_ERR_PG.
+ * Reads what the server has sent, without blocking unless wait is set
+ * (then until the statement in progress ends).  When that statement has
+ * ended, *finished is set (finished may be NULL), and its ids are freed,
+ * or queued again if it failed.  Errors: MA_ERR_PG.
  */
 ma_status_t notif_recorder_poll(notif_recorder_t *rec, bool wait,
                                 bool *finished, ma_error_t *err);

@@ -12,11 +12,12 @@
  *      with batch.apply=record or after PostgreSQL refused the set-based
  *      statement, apply it with its own statement), or queue its dead
  *      letter and insert its rejected_events row;
- *   2b. register the batch's events that may be new (all of their
+ *   2b. look up which of the batch's events may be new (all of their
  *      records in the batch are publishes) and copy the new ones straight
- *      into kundhandelse; load the other rows with COPY and apply them
- *      with one ma_apply_staged() call.  Both give what applying the
- *      records one by one in batch order would;
+ *      into kundhandelse and kundhandelse_version.  Load the other rows
+ *      with COPY and apply them with one ma_apply_staged() call.  Both
+ *      paths give what applying the records one by one in batch order
+ *      would;
  *   3. wait for every dead letter's delivery report;
  *   4. advance the offsets and counters; COMMIT.
  * A crash before COMMIT leaves nothing in PostgreSQL, and the records are
@@ -313,17 +314,10 @@ proc_batch_lock_offsets(proc_t *proc, proc_attempt_t *attempt, ma_error_t *err)
 
 ma_status_t proc_array_append(ma_buf_t *buf, const char *text)
 {
-        size_t need = buf->len + 2 * strlen(text) + 4;
-
-        if (need > buf->cap) {
-                size_t cap = need * 2;
-                unsigned char *grown = ma_realloc(buf->data, cap);
-
-                if (grown == NULL)
-                        return MA_ERR_NOMEM;
-                buf->data = grown;
-                buf->cap = cap;
-        }
+        /* Every character may need a backslash; two quotes, and room
+         * for a separator and a closing brace. */
+        if (!proc_buf_reserve(buf, 2 * strlen(text) + 4))
+                return MA_ERR_NOMEM;
         buf->data[buf->len++] = '"';
         for (; *text != '\0'; text++) {
                 if (*text == '"' || *text == '\\')

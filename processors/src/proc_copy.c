@@ -18,21 +18,31 @@
 #include "ma/datetime.h"
 #include "processor.h"
 
+/* A candidate that the register already holds. */
+#define PROC_COPY_REGISTERED SIZE_MAX
+
+bool proc_buf_reserve(ma_buf_t *buf, size_t extra)
+{
+        size_t cap = buf->cap ? buf->cap : 256;
+        unsigned char *grown;
+
+        if (buf->len + extra <= buf->cap)
+                return true;
+        while (cap < buf->len + extra)
+                cap *= 2;
+        grown = ma_realloc(buf->data, cap);
+        if (grown == NULL)
+                return false;
+        buf->data = grown;
+        buf->cap = cap;
+        return true;
+}
+
 /* Appends n bytes to buf; false when out of memory. */
 static bool proc_copy_append(ma_buf_t *buf, const char *bytes, size_t n)
 {
-        if (buf->len + n > buf->cap) {
-                size_t cap = buf->cap ? buf->cap : 65536;
-                unsigned char *grown;
-
-                while (cap < buf->len + n)
-                        cap *= 2;
-                grown = ma_realloc(buf->data, cap);
-                if (grown == NULL)
-                        return false;
-                buf->data = grown;
-                buf->cap = cap;
-        }
+        if (!proc_buf_reserve(buf, n))
+                return false;
         memcpy(buf->data + buf->len, bytes, n);
         buf->len += n;
         return true;
@@ -483,24 +493,18 @@ ma_status_t proc_copy_split(PGconn *pg, proc_copy_t *copy, ma_error_t *err)
                         PQclear(result);
                         return MA_ERR_PG;
                 }
-                /* The registered candidates come back; their first row's
-                 * write flag marks them until the others, the new
-                 * events, are resolved. */
+                /* The registered candidates come back and stay staged;
+                 * the others are new events. */
                 for (r = 0; r < PQntuples(result); r++) {
                         long at = strtol(PQgetvalue(result, r, 0), NULL, 10);
 
                         if (at >= 1 && (size_t)at <= count)
-                                copy->row[copy->candidate[at - 1]].write = true;
+                                copy->candidate[at - 1] = PROC_COPY_REGISTERED;
                 }
                 PQclear(result);
-                for (i = 0; i < count; i++) {
-                        size_t first = copy->candidate[i];
-
-                        if (copy->row[first].write)
-                                copy->row[first].write = false;
-                        else
-                                proc_copy_resolve_new(copy, first);
-                }
+                for (i = 0; i < count; i++)
+                        if (copy->candidate[i] != PROC_COPY_REGISTERED)
+                                proc_copy_resolve_new(copy, copy->candidate[i]);
         }
 
         for (i = 0; ok && i < copy->rows; i++) {

@@ -400,6 +400,8 @@ void proc_metrics_lag_clear(void);
 /* Adds one retention transaction's deleted rows (PROC_RETENTION_* order). */
 void proc_metrics_retention(const int64_t counts[PROC_RETENTION_COUNTS]);
 
+/* Makes room for extra more bytes in buf; false when out of memory. */
+bool proc_buf_reserve(ma_buf_t *buf, size_t extra);
 /* Appends text to buf as a double-quoted element of a PostgreSQL array
  * literal, escaping '"' and '\\'.  Errors: MA_ERR_NOMEM. */
 ma_status_t proc_array_append(ma_buf_t *buf, const char *text);

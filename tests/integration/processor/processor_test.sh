@@ -291,10 +291,11 @@ test_basic() {
 	[ "$published_a" = "17" ] || fail "basic-a published '$published_a' records, expected 17"
 	start_processor "$url" "$group" "$workdir/basic.log" "$port"
 	wait_consumed "$url" "$group" "$published_a" 60 || return 0
-	# Another instance that inserted b-1 a moment earlier (the same event
-	# published under a second key) leaves a row that this instance's
-	# registry lookup did not see: copying b-1 as new then fails on the
-	# primary key, and the batch must be applied again record by record.
+	# Simulates another instance that inserted b-1 a moment earlier (the
+	# same event published under a second key): the row exists, but this
+	# instance's lookup of the register does not see it. Copying b-1 as new
+	# then fails on the primary key, so the batch must be applied again
+	# record by record.
 	sql "$url" "INSERT INTO kundhandelse (producent_organisationsnummer,
 	    kundhandelse_id, sekvens, arende_typ, arende_identifierare, producent,
 	    rubrik, beskrivning, sprak, kundhandelse_typ,

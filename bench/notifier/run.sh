@@ -105,7 +105,7 @@ cleanup() {
 }
 trap cleanup EXIT
 sql() { psql "$url" -v ON_ERROR_STOP=1 -qAtX -c "$1"; }
-median() { sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print "-"; else if (NR % 2) print v[(NR + 1) / 2]; else printf "%.1f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+median() { sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print "-"; else if (NR % 2) print v[(NR + 1) / 2]; else printf "%g\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 psql "$admin_url" -qX -v ON_ERROR_STOP=1 -c "CREATE DATABASE $db" >/dev/null
 export DATABASE_URL="$url"
@@ -248,7 +248,9 @@ for ((r = 1; r <= repeats; r++)); do
 		fi
 		log "round $r, variant $label: $bin, $proc_bin --batch.linger=$linger"
 		start_processor "$linger" "$proc_bin"
-		start_notifier "$bin"
+		# measure_max stops it at once; stopped before its exec, the
+		# background shell would run this script's EXIT trap.
+		[ -z "${rates// /}" ] || start_notifier "$bin"
 		for per_second in $rates; do
 			measure_latency "$label" "$per_second"
 		done

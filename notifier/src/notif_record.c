@@ -15,15 +15,25 @@
 #include "notif_record.h"
 #include "notifier.h"
 
-/* The lag is measured from when the row was due.  A reminder's due time is
- * on the shifted clock of clock.offset, so the offset is added back. */
+/*
+ * Marks the acknowledged ids, each with one probe of the primary key
+ * whatever the table's statistics say.  "Not delivered and not cancelled"
+ * is "pending" (the table's CHECK allows only these three states), written
+ * so that it does not match the predicate of the partial indexes on
+ * pending rows: with it, the planner walked such an index for every id
+ * once ANALYZE had seen few pending rows, or compared every pending row
+ * with the whole array of = ANY.  The lag is measured from when the row
+ * was due; a reminder's due time is on the shifted clock of clock.offset,
+ * so the offset is added back.
+ */
 static const char notif_record_sql[] =
-        "UPDATE notifier_notification "
+        "UPDATE notifier_notification n "
         "   SET state = 'delivered', delivered_at = now() "
-        " WHERE notification_id = ANY ($1::uuid[]) "
-        "   AND state = 'pending' "
-        "RETURNING extract(epoch FROM now() - due_at + "
-        "   CASE WHEN reason = 'reminder' "
+        "  FROM unnest($1::uuid[]) AS acked (notification_id) "
+        " WHERE n.notification_id = acked.notification_id "
+        "   AND n.state <> 'delivered' AND n.state <> 'cancelled' "
+        "RETURNING extract(epoch FROM now() - n.due_at + "
+        "   CASE WHEN n.reason = 'reminder' "
         "        THEN $2::bigint * interval '1 millisecond' "
         "        ELSE interval '0' END)";
 
@@ -61,6 +71,19 @@ ma_status_t notif_recorder_connect(notif_recorder_t *rec,
         /* A delivery mark lost in a server crash leaves its row pending,
          * so it is published again under the same id. */
         status = ma_pg_exec(rec->conn, "SET synchronous_commit = off", err);
+        /* Each acknowledged id is one probe of the primary key
+         * (notif_record_sql).  The table's statistics are often stale,
+         * because a burst of rows is inserted and marked within seconds:
+         * the planner then read all rows into a hash or a merge join, or
+         * scanned the table once for every id.  This connection runs
+         * nothing else. */
+        if (status == MA_OK)
+                status = ma_pg_exec(rec->conn,
+                                    "SET enable_hashjoin = off; "
+                                    "SET enable_mergejoin = off; "
+                                    "SET enable_seqscan = off; "
+                                    "SET enable_bitmapscan = off",
+                                    err);
         if (status != MA_OK) {
                 PQfinish(rec->conn);
                 rec->conn = NULL;

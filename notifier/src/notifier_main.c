@@ -46,6 +46,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
 #include <libpq-fe.h>
 #include <mosquitto.h>
 #include <mqtt_protocol.h>
@@ -94,7 +98,7 @@ static const ma_config_entry_t notif_config_table[] = {
         {"notify.poll-interval", MA_CONFIG_DURATION_MS, "ms", "1s", 10, 3600000,
          "Maximum time between two polls for due rows when no signal "
          "arrives; reminders become due without a signal."},
-        {"notify.batch", MA_CONFIG_INT, "rows", "2000", 1, 10000,
+        {"notify.batch", MA_CONFIG_INT, "rows", "10000", 1, 10000,
          "Maximum number of rows claimed by one poll."},
         {"notify.record-interval", MA_CONFIG_DURATION_MS, "ms", "100ms", 0,
          10000,
@@ -102,9 +106,10 @@ static const ma_config_entry_t notif_config_table[] = {
          "PostgreSQL; they are recorded at once when notify.batch of them "
          "are waiting.  Recording in bulk keeps the database free for "
          "claims; a crash before recording only causes repeats."},
-        {"notify.max-inflight", MA_CONFIG_INT, "messages", "2000", 1, 60000,
+        {"notify.max-inflight", MA_CONFIG_INT, "messages", "20000", 1, 60000,
          "Maximum number of publishes waiting for their PUBACK or for it to "
-         "be recorded; no rows are claimed above it."},
+         "be recorded; no rows are claimed above it.  A crash repeats at "
+         "most this many notifications."},
         {"notify.retry-initial", MA_CONFIG_DURATION_MS, "ms", "10s", 100,
          86400000,
          "Wait for a PUBACK before a notification is published again; it "
@@ -283,6 +288,7 @@ typedef struct notif {
         bool claim_limited;   /* max-inflight limited the last claim */
         bool was_connected;
         int64_t last_due_count_ms;
+        int corked_fd; /* the MQTT socket while notif_cork holds it back */
 } notif_t;
 
 static ma_status_t notif_settings_load(const ma_config_t *config,
@@ -352,6 +358,14 @@ static ma_status_t notif_pg_open(notif_t *n, bool migrate, ma_error_t *err)
          * published again under the same id, which at-least-once allows.
          * Waiting for the flush would delay every publish behind it. */
         status = ma_pg_exec(n->conn, "SET synchronous_commit = off", err);
+        if (status != MA_OK)
+                return status;
+        /* The claim must walk the due index in order and stop after its
+         * LIMIT.  Right after a burst of new rows, before autovacuum has
+         * analysed the table, the planner expects a handful of due rows and
+         * instead reads all of them and sorts them, every claim again.
+         * Nothing this connection runs needs a sort. */
+        status = ma_pg_exec(n->conn, "SET enable_sort = off", err);
         if (status != MA_OK)
                 return status;
         return ma_pg_exec(n->conn, "LISTEN ma_notifier", err);
@@ -506,6 +520,30 @@ static bool notif_publish_row(notif_t *n, const PGresult *result, int row)
 }
 
 /*
+ * Holds back the publishes of one claim while they are written, so they
+ * leave in full TCP segments; releasing sends the rest at once.  The socket
+ * has TCP_NODELAY for single publishes, which otherwise makes every publish
+ * a segment of its own, and the broker then reads them one by one.
+ * libmosquitto's thread writes the packets, so a few may be written after
+ * the release and leave alone.  A failure only loses the batching.
+ */
+static void notif_cork(notif_t *n, bool on)
+{
+        int value = on ? 1 : 0;
+
+        /* The same descriptor is released that was held back, even if the
+         * connection has changed in between. */
+        if (on)
+                n->corked_fd = mosquitto_socket(n->mosq);
+        if (n->corked_fd >= 0 && setsockopt(n->corked_fd, IPPROTO_TCP, TCP_CORK,
+                                            &value, sizeof(value)) != 0)
+                MA_LOG_AT(MA_LOG_DEBUG, "could not set TCP_CORK",
+                          MA_LOG_STR("error", strerror(errno)));
+        if (!on)
+                n->corked_fd = -1;
+}
+
+/*
  * Claims up to one batch of due rows and publishes them.  *full_out is
  * true when the batch was full, so more rows may be due.
  */
@@ -543,9 +581,11 @@ static ma_status_t notif_claim_and_publish(notif_t *n, bool *full_out,
                 return status;
         }
         rows = PQntuples(result);
+        notif_cork(n, true);
         for (row = 0; row < rows; row++)
                 if (!notif_publish_row(n, result, row))
                         break; /* the rest wait for their next attempt */
+        notif_cork(n, false);
         PQclear(result);
         *full_out = rows == room && row == rows;
         return MA_OK;

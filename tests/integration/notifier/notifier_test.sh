@@ -35,8 +35,10 @@
 #         JSON Lines to Kafka, ma-processor applies them, ma-notifier
 #         publishes. An action and a decision arrive, a replayed record
 #         (same sekvens) adds nothing, and the action's deadline reminders
-#         wait in the outbox. Needs PROC_BIN, PRODUCE_BIN, TOPICS_BIN and
-#         KAFKA_BOOTSTRAP_SERVERS.
+#         wait in the outbox. First, in the same database, an upgrade from
+#         0204: an outbox row with a random id gets its computed id from
+#         0205 and still refuses a second copy. Needs PROC_BIN,
+#         PRODUCE_BIN, TOPICS_BIN and KAFKA_BOOTSTRAP_SERVERS.
 # process-log  acceptance: the real building-permit log (shared/data/
 #         wabo-receipt.csv, or MA_WABO_LOG) published as EXK through the whole
 #         pipeline; two consumers subscribed for two of its customers each
@@ -450,7 +452,7 @@ test_faults() {
 # Events through the whole pipeline: ma-produce → Kafka → ma-processor →
 # PostgreSQL (outbox trigger) → ma-notifier → Mosquitto → consumer.
 test_e2e() {
-	local db url prefix rows i secret=notifier-e2e-secret-0123456789
+	local db url prefix rows i f legacy secret=notifier-e2e-secret-0123456789
 	: "${PROC_BIN:?set PROC_BIN to the ma-processor binary}"
 	: "${PRODUCE_BIN:?set PRODUCE_BIN to the ma-produce binary}"
 	: "${TOPICS_BIN:?set TOPICS_BIN to the ma-topics binary}"
@@ -461,6 +463,40 @@ test_e2e() {
 	e2e_admin_url=$DATABASE_URL
 	url="${DATABASE_URL%/*}/$db"
 	export DATABASE_URL="$url"
+	# An outbox row from before 0204, when ids were random, must get its
+	# computed id from 0205, which drops the UNIQUE constraint: an event
+	# applied again must still meet it on the primary key.
+	log "upgrade: 0205 gives a row with a random id its computed id"
+	mkdir "$work/sql-0204"
+	for f in "$MA_SCHEMA_DIR"/sql/*.sql; do
+		if [[ "$(basename "$f")" < 0205 ]]; then ln -s "$f" "$work/sql-0204/"; fi
+	done
+	"$MQTT_USERS_BIN" --migrations.dir="$work/sql-0204" list >/dev/null
+	sql "INSERT INTO notifier_subscription (subscription_id, consumer_id,
+	       kund_pseudonym, consent_reference)
+	     VALUES ('00000000-0000-4000-8000-000000000205', '$ca', '$kund_a', 'upgrade')"
+	legacy="INSERT INTO notifier_notification (subscription_id, consumer_id,
+	       reason, kind, reminder_days, producent_organisationsnummer,
+	       kundhandelse_id, sekvens, producent, kundhandelse_typ, rubrik,
+	       tidpunkt, due_at, state, next_attempt_at)
+	     VALUES ('00000000-0000-4000-8000-000000000205', '$ca', 'event',
+	       'decision', 0, '$org', 'upgrade-1', 1, 'Testmyndigheten', 'T.X',
+	       'Rubrik', now(), now(), 'delivered', now())
+	     ON CONFLICT DO NOTHING"
+	sql "$legacy"
+	sql "UPDATE notifier_notification SET notification_id = gen_random_uuid()"
+	"$MQTT_USERS_BIN" list >/dev/null # applies 0205 and the rest
+	[ "$(sql "SELECT count(*) FROM notifier_notification WHERE notification_id =
+		notifier_notification_id(producent_organisationsnummer, kundhandelse_id,
+		sekvens, subscription_id, reminder_days)")" = 1 ] ||
+		fail "0205 did not give the row with a random id its computed id"
+	[ "$(sql "SELECT count(*) FROM pg_constraint WHERE contype = 'u'
+		AND conrelid = 'notifier_notification'::regclass")" = 0 ] ||
+		fail "0205 left the UNIQUE constraint of notifier_notification"
+	sql "$legacy"
+	[ "$(sql "SELECT count(*) FROM notifier_notification")" = 1 ] ||
+		fail "the same notification was inserted twice after 0205"
+	sql "DELETE FROM notifier_subscription"
 	setup_accounts # also applies the migrations
 	prefix="ma.n${run}."
 	"$TOPICS_BIN" --bootstrap-servers "$KAFKA_BOOTSTRAP_SERVERS" --catalog "$catalog" \

@@ -7,7 +7,8 @@
  *   1. lock the consumer_offsets rows of the batch's partitions and check
  *      that each still contains the offset this instance expects (else
  *      another member has moved on: the batch is dropped and the
- *      partitions rewound);
+ *      partitions rewound).  BEGIN, the lock and the lookup of step 2b go
+ *      to PostgreSQL in one pipeline, so they cost one round trip;
  *   2. per record: classify, then stage it as a COPY row (proc_copy.c) (or,
  *      with batch.apply=record or after PostgreSQL refused the set-based
  *      statement, apply it with its own statement), or queue its dead
@@ -19,7 +20,7 @@
  *      paths give what applying the records one by one in batch order
  *      would;
  *   3. wait for every dead letter's delivery report;
- *   4. advance the offsets and counters; COMMIT.
+ *   4. advance the offsets and counters and COMMIT, in one pipeline.
  * A crash before COMMIT leaves nothing in PostgreSQL, and the records are
  * read again from the old offsets; only a dead letter can be duplicated.
  */
@@ -99,6 +100,102 @@ static ma_status_t proc_sql(proc_t *proc, const char *sql, int count,
         else
                 PQclear(result);
         return MA_OK;
+}
+
+/* One statement of a pipeline, and its result when keep is set. */
+typedef struct proc_pipe_query {
+        const char *name; /* a prepared statement, or NULL to send sql */
+        const char *sql;
+        int count;
+        const char *const *values;
+        ExecStatusType expected;
+        const char *action; /* what failed, for the error message */
+        bool keep;
+        PGresult *result;
+} proc_pipe_query_t;
+
+/*
+ * Sends the statements in one pipeline and waits once for all their
+ * results, so a batch pays one round trip for them instead of one each.
+ * Stops at the first statement that fails (PostgreSQL skips the rest);
+ * the results of the queries with keep set are left for the caller to
+ * clear.  A failed statement inside a transaction block leaves that
+ * transaction aborted, as a single statement would.
+ */
+static ma_status_t proc_pipeline(PGconn *pg, proc_pipe_query_t *query,
+                                 int count, ma_error_t *err)
+{
+        ma_status_t status = MA_OK;
+        PGresult *result;
+        bool synced = false;
+        int i, sent = 0;
+
+        for (i = 0; i < count; i++)
+                query[i].result = NULL;
+        if (PQenterPipelineMode(pg) != 1)
+                return ma_pg_error(pg, NULL, "could not start a pipeline", err);
+        for (; sent < count; sent++) {
+                const proc_pipe_query_t *q = &query[sent];
+                int ok = q->name != NULL
+                                 ? PQsendQueryPrepared(pg, q->name, q->count,
+                                                       q->values, NULL, NULL, 0)
+                                 : PQsendQueryParams(pg, q->sql, q->count, NULL,
+                                                     q->values, NULL, NULL, 0);
+
+                if (ok != 1)
+                        break;
+        }
+        if (sent == count && PQpipelineSync(pg) == 1)
+                synced = true;
+        else
+                status = ma_pg_error(
+                        pg, NULL, query[sent < count ? sent : 0].action, err);
+        for (i = 0; synced && i < count; i++) {
+                result = PQgetResult(pg);
+                if (result == NULL) {
+                        status = ma_pg_error(pg, NULL, query[i].action, err);
+                        synced = false;
+                        break;
+                }
+                if (PQresultStatus(result) != query[i].expected) {
+                        if (status == MA_OK)
+                                status = ma_pg_error(pg, result,
+                                                     query[i].action, err);
+                        PQclear(result);
+                } else if (query[i].keep) {
+                        query[i].result = result;
+                } else {
+                        PQclear(result);
+                }
+                /* Each statement's results end with a NULL. */
+                while ((result = PQgetResult(pg)) != NULL)
+                        PQclear(result);
+        }
+        if (synced) {
+                result = PQgetResult(pg);
+                if (PQresultStatus(result) != PGRES_PIPELINE_SYNC &&
+                    status == MA_OK)
+                        status = ma_pg_error(pg, result,
+                                             "could not end a "
+                                             "pipeline",
+                                             err);
+                PQclear(result);
+        }
+        if (PQexitPipelineMode(pg) != 1) {
+                /* Only a broken connection leaves results unread here;
+                 * the caller's recovery then reconnects. */
+                if (status == MA_OK)
+                        status = ma_pg_error(pg, NULL,
+                                             "could not end a pipeline", err);
+                if (PQstatus(pg) == CONNECTION_OK)
+                        PQreset(pg);
+        }
+        if (status != MA_OK)
+                for (i = 0; i < count; i++) {
+                        PQclear(query[i].result);
+                        query[i].result = NULL;
+                }
+        return status;
 }
 
 static proc_part_stats_t *
@@ -195,20 +292,97 @@ static void proc_offsets_lists_free(ma_buf_t lists[PROC_LIST_COUNT])
                 ma_buf_free(&lists[c]);
 }
 
+/* The statements of every batch, prepared once per session so that a
+ * batch does not parse and plan them again. */
+enum {
+        PROC_STMT_OFFSETS_CREATE,
+        PROC_STMT_OFFSETS_LOCK,
+        PROC_STMT_PROBE,
+        PROC_STMT_OFFSETS_ADVANCE,
+        PROC_STMT_COUNT
+};
+
+static const struct {
+        const char *name;
+        const char *sql;
+} proc_batch_statements[PROC_STMT_COUNT] = {
+        [PROC_STMT_OFFSETS_CREATE] =
+                {"ma_offsets_create",
+                 "INSERT INTO consumer_offsets (consumer_group, topic, "
+                 "kafka_partition, last_offset) SELECT $1, t, p, -1 FROM "
+                 "unnest($2::text[], $3::integer[]) AS u(t, p) ON CONFLICT "
+                 "DO NOTHING"},
+        [PROC_STMT_OFFSETS_LOCK] =
+                {"ma_offsets_lock",
+                 "SELECT c.topic, c.kafka_partition, c.last_offset FROM "
+                 "consumer_offsets c JOIN unnest($2::text[], $3::integer[]) "
+                 "AS u(t, p) ON c.topic = u.t AND c.kafka_partition = u.p "
+                 "WHERE c.consumer_group = $1 ORDER BY c.topic, "
+                 "c.kafka_partition FOR UPDATE OF c"},
+        [PROC_STMT_PROBE] = {"ma_batch_probe", proc_copy_probe_sql},
+        [PROC_STMT_OFFSETS_ADVANCE] =
+                {"ma_offsets_advance",
+                 "UPDATE consumer_offsets c SET last_offset = u.l, "
+                 "consumed_count = consumed_count + u.n, applied_count = "
+                 "applied_count + u.a, stale_count = stale_count + u.s, "
+                 "rejected_count = rejected_count + u.r, updated_at = now() "
+                 "FROM unnest($2::text[], $3::integer[], $4::bigint[], "
+                 "$5::bigint[], $6::bigint[], $7::bigint[], $8::bigint[]) AS "
+                 "u(t, p, l, n, a, s, r) WHERE c.consumer_group = $1 AND "
+                 "c.topic = u.t AND c.kafka_partition = u.p"},
+};
+
+/* Prepares the batch's statements unless this session has them. A new
+ * connection (also one libpq reset) has another server process. */
+static ma_status_t proc_batch_prepare(proc_t *proc, ma_error_t *err)
+{
+        int pid = PQbackendPID(proc->pg);
+        PGresult *result;
+        int i;
+
+        if (pid != 0 && pid == proc->prepared_pid)
+                return MA_OK;
+        proc->prepared_pid = 0;
+        for (i = 0; i < PROC_STMT_COUNT; i++) {
+                const char *sqlstate;
+
+                result = PQprepare(proc->pg, proc_batch_statements[i].name,
+                                   proc_batch_statements[i].sql, 0, NULL);
+                sqlstate = PQresultErrorField(result, PG_DIAG_SQLSTATE);
+                /* 42P05: prepared by an earlier call that failed later. */
+                if (PQresultStatus(result) != PGRES_COMMAND_OK &&
+                    (sqlstate == NULL || strcmp(sqlstate, "42P05") != 0)) {
+                        ma_pg_error(proc->pg, result,
+                                    "could not prepare the batch's statements",
+                                    err);
+                        PQclear(result);
+                        return MA_ERR_PG;
+                }
+                PQclear(result);
+        }
+        proc->prepared_pid = pid;
+        return MA_OK;
+}
+
 /*
- * Creates the missing offset rows of the attempt's partitions and locks
- * them all with two statements, in (topic, partition) order so that two
+ * Starts the transaction, creates the missing offset rows of the attempt's
+ * partitions and locks them all, in (topic, partition) order so that two
  * instances lock in the same order, and checks each against the offset
- * this instance last committed.
+ * this instance last committed.  With probe set, the lookup of the batch's
+ * events that may be new (proc_copy_plan()) goes in the same pipeline and
+ * its result is left in *probe.
  */
-static ma_status_t
-proc_batch_check_offsets(proc_t *proc, proc_attempt_t *attempt, ma_error_t *err)
+static ma_status_t proc_batch_check_offsets(proc_t *proc,
+                                            proc_attempt_t *attempt,
+                                            PGresult **probe, ma_error_t *err)
 {
         ma_buf_t lists[PROC_LIST_COUNT] = {{0}};
         const char *v[3];
+        const char *probe_values[2];
+        proc_pipe_query_t query[5];
         PGresult *result = NULL;
         ma_status_t status;
-        int row;
+        int row, n = 0;
 
         if (proc_offsets_lists(attempt, true, lists) < 0) {
                 proc_offsets_lists_free(lists);
@@ -218,26 +392,51 @@ proc_batch_check_offsets(proc_t *proc, proc_attempt_t *attempt, ma_error_t *err)
         v[0] = proc->settings.group_id;
         v[1] = (const char *)lists[PROC_LIST_TOPIC].data;
         v[2] = (const char *)lists[PROC_LIST_PARTITION].data;
-        status = proc_sql(proc,
-                          "INSERT INTO consumer_offsets (consumer_group, "
-                          "topic, kafka_partition, last_offset) SELECT $1, "
-                          "t, p, -1 FROM unnest($2::text[], $3::integer[]) "
-                          "AS u(t, p) ON CONFLICT DO NOTHING",
-                          3, v, NULL, NULL, PGRES_COMMAND_OK, NULL,
-                          "could not create offset rows", err);
+        memset(query, 0, sizeof(query));
+        query[n++] = (proc_pipe_query_t){
+                .sql = "BEGIN",
+                .expected = PGRES_COMMAND_OK,
+                .action = "could not start the batch's transaction"};
+        /* Without synchronous commit a server crash can lose the last
+         * commits, but each loses its offsets with its view changes, so
+         * the records are read again (docs/processor.md). */
+        if (!proc->settings.synchronous_commit)
+                query[n++] = (proc_pipe_query_t){
+                        .sql = "SET LOCAL synchronous_commit = off",
+                        .expected = PGRES_COMMAND_OK,
+                        .action = "could not start the batch's transaction"};
+        query[n++] = (proc_pipe_query_t){
+                .name = proc_batch_statements[PROC_STMT_OFFSETS_CREATE].name,
+                .count = 3,
+                .values = v,
+                .expected = PGRES_COMMAND_OK,
+                .action = "could not create offset rows"};
+        query[n++] = (proc_pipe_query_t){
+                .name = proc_batch_statements[PROC_STMT_OFFSETS_LOCK].name,
+                .count = 3,
+                .values = v,
+                .expected = PGRES_TUPLES_OK,
+                .action = "could not lock offset rows",
+                .keep = true};
+        if (probe != NULL) {
+                proc_copy_probe_params(&proc->copy, probe_values);
+                query[n++] = (proc_pipe_query_t){
+                        .name = proc_batch_statements[PROC_STMT_PROBE].name,
+                        .count = 2,
+                        .values = probe_values,
+                        .expected = PGRES_TUPLES_OK,
+                        .action = "could not look up the batch's events",
+                        .keep = true};
+        }
+        status = proc_batch_prepare(proc, err);
         if (status == MA_OK)
-                status = proc_sql(
-                        proc,
-                        "SELECT c.topic, c.kafka_partition, c.last_offset "
-                        "FROM consumer_offsets c JOIN unnest($2::text[], "
-                        "$3::integer[]) AS u(t, p) ON c.topic = u.t AND "
-                        "c.kafka_partition = u.p WHERE c.consumer_group = $1 "
-                        "ORDER BY c.topic, c.kafka_partition FOR UPDATE OF c",
-                        3, v, NULL, NULL, PGRES_TUPLES_OK, &result,
-                        "could not lock offset rows", err);
+                status = proc_pipeline(proc->pg, query, n, err);
         proc_offsets_lists_free(lists);
         if (status != MA_OK)
                 return status;
+        result = query[probe != NULL ? n - 2 : n - 1].result;
+        if (probe != NULL)
+                *probe = query[n - 1].result;
         if ((size_t)PQntuples(result) != attempt->part_count) {
                 PQclear(result);
                 return ma_error_set(err, MA_ERR_PG, NULL,
@@ -279,15 +478,55 @@ proc_batch_check_offsets(proc_t *proc, proc_attempt_t *attempt, ma_error_t *err)
 }
 
 /*
- * Collects the batch's partitions, locks their offset rows and checks them
- * against the offsets this instance recorded.  Records at or below the
- * committed offset (already applied) are left out of the stats and skipped
- * later.
+ * Marks the staged rows that proc_batch_record() is expected to apply, as
+ * it will once the offsets are checked: the accepted records above their
+ * partition's committed offset, the first of any repeated offset.
  */
-static ma_status_t
-proc_batch_lock_offsets(proc_t *proc, proc_attempt_t *attempt, ma_error_t *err)
+static void proc_batch_expect_rows(proc_t *proc, proc_attempt_t *attempt)
 {
         size_t i;
+
+        for (i = 0; i < attempt->part_count; i++)
+                attempt->parts[i].last_offset =
+                        proc_partition_find(proc, attempt->parts[i].topic,
+                                            attempt->parts[i].partition)
+                                ->last_offset;
+        for (i = 0; i < proc->copy.rows; i++)
+                proc->copy.row[i].skip = true;
+        for (i = 0; i < proc->batch_count; i++) {
+                const rd_kafka_message_t *message = proc->batch[i];
+                const proc_verdict_t *verdict = &proc->verdict[i];
+                proc_part_stats_t *stats = proc_attempt_part(
+                        attempt, rd_kafka_topic_name(message->rkt),
+                        message->partition);
+
+                if (message->offset <= stats->last_offset)
+                        continue;
+                stats->last_offset = message->offset;
+                if (proc->forced_detail[i] == NULL &&
+                    verdict->status == MA_OK &&
+                    verdict->reason == PROC_ACCEPT && verdict->row >= 0 &&
+                    (size_t)verdict->row < proc->copy.rows)
+                        proc->copy.row[verdict->row].skip = false;
+        }
+        for (i = 0; i < attempt->part_count; i++)
+                attempt->parts[i].last_offset = -1;
+}
+
+/*
+ * Collects the batch's partitions, starts the transaction, locks their
+ * offset rows and checks them against the offsets this instance recorded.
+ * Records at or below the committed offset (already applied) are left out
+ * of the stats and skipped later.  In set-based mode the lookup of the
+ * events that may be new goes with the lock (*probe, NULL when there is
+ * nothing to look up).
+ */
+static ma_status_t proc_batch_lock_offsets(proc_t *proc,
+                                           proc_attempt_t *attempt,
+                                           PGresult **probe, ma_error_t *err)
+{
+        size_t i;
+        ma_status_t status;
 
         for (i = 0; i < proc->batch_count; i++) {
                 const char *topic = rd_kafka_topic_name(proc->batch[i]->rkt);
@@ -307,7 +546,16 @@ proc_batch_lock_offsets(proc_t *proc, proc_attempt_t *attempt, ma_error_t *err)
                                             topic, (int)partition);
                 }
         }
-        return proc_batch_check_offsets(proc, attempt, err);
+        *probe = NULL;
+        proc->copy.planned = false;
+        if (attempt->per_record || proc->copy.rows == 0)
+                return proc_batch_check_offsets(proc, attempt, NULL, err);
+        proc_batch_expect_rows(proc, attempt);
+        status = proc_copy_plan(&proc->copy, err);
+        if (status != MA_OK)
+                return status;
+        return proc_batch_check_offsets(
+                proc, attempt, proc->copy.candidates > 0 ? probe : NULL, err);
 }
 
 /* ---- Applying one accepted record ---- */
@@ -720,8 +968,10 @@ static void proc_batch_count_new(proc_t *proc, proc_attempt_t *attempt)
  * record.  So does a new event that another instance inserted meanwhile
  * (a unique violation).
  */
-static ma_status_t
-proc_batch_apply_staged(proc_t *proc, proc_attempt_t *attempt, ma_error_t *err)
+static ma_status_t proc_batch_apply_staged(proc_t *proc,
+                                           proc_attempt_t *attempt,
+                                           const PGresult *probe,
+                                           ma_error_t *err)
 {
         PGresult *result = NULL;
         ma_status_t status;
@@ -729,7 +979,13 @@ proc_batch_apply_staged(proc_t *proc, proc_attempt_t *attempt, ma_error_t *err)
 
         if (proc->copy.rows == 0)
                 return MA_OK;
-        status = proc_copy_split(proc->pg, &proc->copy, err);
+        /* The lookup sent with the lock is for the rows expected to be
+         * applied; should proc_batch_record() have applied others, the
+         * events are looked up again. */
+        if (proc_copy_plan_holds(&proc->copy))
+                status = proc_copy_divide(&proc->copy, probe, err);
+        else
+                status = proc_copy_split(proc->pg, &proc->copy, err);
         if (status == MA_OK)
                 status = proc_copy_send(proc->pg, &proc->copy, err);
         if (status != MA_OK)
@@ -767,38 +1023,42 @@ proc_batch_apply_staged(proc_t *proc, proc_attempt_t *attempt, ma_error_t *err)
 
 /* ---- The transaction ---- */
 
-static ma_status_t proc_batch_offsets_update(proc_t *proc,
-                                             const proc_attempt_t *attempt,
-                                             ma_error_t *err)
+/*
+ * Advances the offsets and counters of the batch's partitions with one
+ * statement and commits, both in one pipeline.
+ */
+static ma_status_t
+proc_batch_commit(proc_t *proc, const proc_attempt_t *attempt, ma_error_t *err)
 {
         ma_buf_t lists[PROC_LIST_COUNT] = {{0}};
         const char *v[PROC_LIST_COUNT + 1];
         long listed = proc_offsets_lists(attempt, false, lists);
-        ma_status_t status = MA_OK;
-        int c;
+        proc_pipe_query_t query[2];
+        ma_status_t status;
+        int c, n = 0;
 
-        if (listed < 0)
-                status = ma_error_set(err, MA_ERR_NOMEM, NULL,
-                                      "could not list the batch's offsets");
+        if (listed < 0) {
+                proc_offsets_lists_free(lists);
+                return ma_error_set(err, MA_ERR_NOMEM, NULL,
+                                    "could not list the batch's offsets");
+        }
         v[0] = proc->settings.group_id;
         for (c = 0; c < PROC_LIST_COUNT; c++)
                 v[c + 1] = (const char *)lists[c].data;
-        /* One statement for every partition of the batch. */
+        memset(query, 0, sizeof(query));
         if (listed > 0)
-                status = proc_sql(
-                        proc,
-                        "UPDATE consumer_offsets c SET last_offset = u.l, "
-                        "consumed_count = consumed_count + u.n, "
-                        "applied_count = applied_count + u.a, "
-                        "stale_count = stale_count + u.s, "
-                        "rejected_count = rejected_count + u.r, "
-                        "updated_at = now() FROM unnest($2::text[], "
-                        "$3::integer[], $4::bigint[], $5::bigint[], "
-                        "$6::bigint[], $7::bigint[], $8::bigint[]) AS "
-                        "u(t, p, l, n, a, s, r) WHERE c.consumer_group = $1 "
-                        "AND c.topic = u.t AND c.kafka_partition = u.p",
-                        PROC_LIST_COUNT + 1, v, NULL, NULL, PGRES_COMMAND_OK,
-                        NULL, "could not advance offsets", err);
+                query[n++] = (proc_pipe_query_t){
+                        .name = proc_batch_statements[PROC_STMT_OFFSETS_ADVANCE]
+                                        .name,
+                        .count = PROC_LIST_COUNT + 1,
+                        .values = v,
+                        .expected = PGRES_COMMAND_OK,
+                        .action = "could not advance offsets"};
+        query[n++] =
+                (proc_pipe_query_t){.sql = "COMMIT",
+                                    .expected = PGRES_COMMAND_OK,
+                                    .action = "could not commit the batch"};
+        status = proc_pipeline(proc->pg, query, n, err);
         proc_offsets_lists_free(lists);
         return status;
 }
@@ -807,35 +1067,29 @@ static ma_status_t proc_batch_transaction(proc_t *proc, proc_attempt_t *attempt,
                                           ma_error_t *err)
 {
         size_t i, dlq_count = 0;
+        PGresult *probe = NULL;
         ma_status_t status;
 
-        /* Without synchronous commit a server crash can lose the last
-         * commits, but each loses its offsets with its view changes, so
-         * the records are read again (docs/processor.md). */
-        status = ma_pg_exec(proc->pg,
-                            proc->settings.synchronous_commit
-                                    ? "BEGIN"
-                                    : "BEGIN; SET LOCAL synchronous_commit "
-                                      "= off",
-                            err);
-        if (status == MA_OK)
-                status = proc_batch_lock_offsets(proc, attempt, err);
+        status = proc_batch_lock_offsets(proc, attempt, &probe, err);
         /* proc_batch_record() unmarks the staged rows it applies. */
         for (i = 0; i < proc->copy.rows; i++)
                 proc->copy.row[i].skip = true;
         for (i = 0; status == MA_OK && i < proc->batch_count; i++)
                 status = proc_batch_record(proc, attempt, i, &dlq_count, err);
         if (status == MA_OK && !attempt->per_record)
-                status = proc_batch_apply_staged(proc, attempt, err);
+                status = proc_batch_apply_staged(proc, attempt, probe, err);
+        PQclear(probe);
         if (status == MA_OK && dlq_count > 0)
                 status = proc_dlq_wait(proc, dlq_count, err);
         if (status == MA_OK)
-                status = proc_batch_offsets_update(proc, attempt, err);
-        if (status == MA_OK)
-                status = ma_pg_exec(proc->pg, "COMMIT", err);
+                status = proc_batch_commit(proc, attempt, err);
         if (status != MA_OK && PQstatus(proc->pg) == CONNECTION_OK &&
             PQtransactionStatus(proc->pg) != PQTRANS_IDLE)
                 ma_pg_exec(proc->pg, "ROLLBACK", NULL);
+        /* 26000: the session lost its prepared statements (a new server
+         * process that reused the old one's pid); prepare them again. */
+        if (status == MA_ERR_PG && strcmp(err->sqlstate, "26000") == 0)
+                proc->prepared_pid = 0;
         return status;
 }
 

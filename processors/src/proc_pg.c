@@ -48,6 +48,7 @@ ma_status_t proc_pg_reconnect(proc_t *proc, ma_error_t *err)
         if (proc->pg != NULL)
                 PQfinish(proc->pg);
         proc->pg = NULL;
+        proc->prepared_pid = 0;
         proc_pg_retry(proc, &retry);
         status = ma_pg_connect(proc->settings.database_url, &retry, &proc->pg,
                                err);

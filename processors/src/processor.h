@@ -120,6 +120,10 @@ typedef struct proc_copy_row {
         size_t key_end; /* the tab after its org, id and sekvens columns */
         size_t end;     /* one past its newline */
         size_t key;     /* its organisationsnummer and id in keys */
+        /* A publish's kundhandelse columns as a binary COPY tuple in bin:
+         * its first byte (SIZE_MAX when it has none), the end of its
+         * org, id and sekvens fields, and one past its end. */
+        size_t bin_start, bin_key_end, bin_end;
         int64_t sekvens;
         long group; /* the first row of the batch with the same event */
         long best;  /* in a first row: the row with the highest sekvens */
@@ -128,6 +132,7 @@ typedef struct proc_copy_row {
         bool staged;              /* goes through ma_apply_staged() */
         bool write;               /* new: copied into kundhandelse */
         bool skip;           /* its offset is already committed: not applied */
+        bool planned_skip;   /* skip when proc_copy_plan() ran */
         const char *outcome; /* of a row that is not staged */
 } proc_copy_row_t;
 
@@ -151,14 +156,17 @@ typedef struct proc_copy {
         proc_copy_row_t *row;
         size_t row_cap;
         ma_buf_t keys; /* per row: organisationsnummer NUL id NUL */
+        ma_buf_t bin;  /* the publishes' binary tuples */
         /* proc_copy_split()'s working state: the array literals of the
          * events that may be new, their first rows, and a hash table of
          * keys that groups the rows by event. */
         ma_buf_t orgs, ids;
         size_t *candidate;
+        size_t candidates; /* entries of candidate, orgs and ids */
+        bool planned;      /* proc_copy_plan() ran on these rows */
         long *slot;
         size_t slot_cap;
-        ma_buf_t events, versions;    /* the new events' rows */
+        ma_buf_t events, versions;    /* the new events' binary COPY data */
         ma_buf_t staged;              /* ma_batch_in rows */
         size_t new_rows, staged_rows; /* after proc_copy_split() */
 } proc_copy_t;
@@ -176,9 +184,31 @@ ma_status_t proc_copy_record(proc_copy_t *copy, size_t ord,
                              const ma_event_t *event, const char *kund,
                              ma_error_t *err);
 /*
- * Looks up, in the open transaction, which of the batch's events that may
- * be new are registered already, and divides the rows into new and staged
- * ones.  Errors: MA_ERR_PG, MA_ERR_NOMEM.
+ * The statement that returns which events proc_copy_plan() listed are
+ * registered already; its parameters come from proc_copy_probe_params().
+ */
+extern const char proc_copy_probe_sql[];
+/*
+ * Groups the rows that are not skipped by event and lists the events that
+ * may be new (copy->candidates of them), so the probe can be sent before
+ * the records are applied.  Remembers each row's skip flag.  Errors:
+ * MA_ERR_NOMEM.
+ */
+ma_status_t proc_copy_plan(proc_copy_t *copy, ma_error_t *err);
+void proc_copy_probe_params(const proc_copy_t *copy, const char *values[2]);
+/* True when proc_copy_plan() ran and every row's skip flag is unchanged. */
+bool proc_copy_plan_holds(const proc_copy_t *copy);
+/*
+ * Divides the planned rows into new and staged ones by the result of the
+ * probe (NULL when there were no candidates).  Errors: MA_ERR_NOMEM,
+ * MA_ERR_INTERNAL.
+ */
+ma_status_t proc_copy_divide(proc_copy_t *copy, const PGresult *probe,
+                             ma_error_t *err);
+/*
+ * Plans, looks up in the open transaction which of the batch's events that
+ * may be new are registered already, and divides the rows into new and
+ * staged ones.  Errors: MA_ERR_PG, MA_ERR_NOMEM.
  */
 ma_status_t proc_copy_split(PGconn *pg, proc_copy_t *copy, ma_error_t *err);
 /*
@@ -235,6 +265,9 @@ typedef struct proc {
         ma_validate_limits_t limits;
 
         PGconn *pg;
+        /* The server process of pg whose session holds the batch's
+         * prepared statements (proc_batch.c), or 0. */
+        int prepared_pid;
         rd_kafka_t *consumer;
         rd_kafka_t *dlq_producer;
 

@@ -103,8 +103,9 @@ static const ma_config_entry_t notif_config_table[] = {
         {"notify.record-interval", MA_CONFIG_DURATION_MS, "ms", "100ms", 0,
          10000,
          "Longest wait before PUBACKs received are recorded as delivered in "
-         "PostgreSQL; they are recorded at once when notify.batch of them "
-         "are waiting.  Recording in bulk keeps the database free for "
+         "PostgreSQL; they are recorded at once when notify.batch of them, "
+         "or a quarter of notify.max-inflight if fewer, are waiting.  "
+         "Recording in bulk keeps the database free for "
          "claims; a crash before recording only causes repeats."},
         {"notify.max-inflight", MA_CONFIG_INT, "messages", "20000", 1, 60000,
          "Maximum number of publishes waiting for their PUBACK or for it to "

@@ -33,9 +33,11 @@
  * The one visible repeat is a dead letter that was delivered before the
  * crash and is sent again, with the same ma_dlq_topic/partition/offset
  * headers, so consumers of the dead-letter topic deduplicate on those.
- * With database.synchronous-commit=false, a crash of the PostgreSQL server
- * may also undo the last committed batches after other sessions saw them;
- * their offsets go with them, so they are applied again, once.
+ * Batches commit without waiting for the WAL flush (database.synchronous-
+ * commit, false by default), so a crash of the PostgreSQL server may undo
+ * the last committed batches after other sessions saw them; their offsets
+ * go with them, so they are applied again, once, with the same
+ * notification ids.
  */
 #include <signal.h>
 #include <stdio.h>
@@ -99,11 +101,12 @@ static const ma_config_entry_t proc_config_table[] = {
          "How a batch's records are written: set (a few set-based "
          "statements per batch) or record (one statement per record, the "
          "slower reference the tests compare with)."},
-        {"database.synchronous-commit", MA_CONFIG_BOOL, NULL, "true", 0, 0,
-         "Wait for each batch's commit to be flushed to the WAL; false sets "
-         "synchronous_commit = off for batch transactions, so a server "
-         "crash may undo the last batches (which are then consumed again) "
-         "after readers have seen them."},
+        {"database.synchronous-commit", MA_CONFIG_BOOL, NULL, "false", 0, 0,
+         "Wait for each batch's commit to be flushed to the WAL.  false "
+         "(the default) sets synchronous_commit = off for batch "
+         "transactions: a server crash may undo the last batches after "
+         "readers have seen them, and they are then consumed again with "
+         "their offsets."},
         {"database.url", MA_CONFIG_SECRET, NULL, "", 0, 0,
          "libpq connection string or URI; empty: the environment variable "
          "DATABASE_URL."},

@@ -359,6 +359,41 @@ ma_status_t ma_instant_parse(const char *text, ma_instant_t *out,
 
 /* ---- Formatting ---- */
 
+/* Writes value as exactly width digits (value >= 0, below 10^width). */
+static char *ma_put_digits(char *at, int value, int width)
+{
+        for (int i = width - 1; i >= 0; i--) {
+                at[i] = (char)('0' + value % 10);
+                value /= 10;
+        }
+        return at + width;
+}
+
+/* Copies the n characters of text to buf as snprintf() would: truncated
+ * to size - 1, NUL-terminated when size > 0; returns n. */
+static size_t ma_put_result(char *buf, size_t size, const char *text, size_t n)
+{
+        if (size > 0) {
+                size_t copied = n < size - 1 ? n : size - 1;
+
+                memcpy(buf, text, copied);
+                buf[copied] = '\0';
+        }
+        return n;
+}
+
+/* YYYY-MM-DD of a year from 0 to 9999; the processor writes two dates and
+ * an instant per event, where snprintf() was a noticeable share of its
+ * time. */
+static char *ma_put_date(char *at, int year, int month, int day)
+{
+        at = ma_put_digits(at, year, 4);
+        *at++ = '-';
+        at = ma_put_digits(at, month, 2);
+        *at++ = '-';
+        return ma_put_digits(at, day, 2);
+}
+
 size_t ma_instant_format(const ma_instant_t *instant, char *buf, size_t size)
 {
         /*
@@ -386,21 +421,42 @@ size_t ma_instant_format(const ma_instant_t *instant, char *buf, size_t size)
         int second = (int)(ms_of_day / 1000 % 60);
         int millis = (int)(ms_of_day % 1000);
 
-        char fraction[8] = "";
-        if (millis != 0)
-                snprintf(fraction, sizeof(fraction), ".%03d", millis);
-        char offset[8] = "Z";
-        if (instant->offset_min != 0) {
+        char text[40], *at = text;
+
+        if (year < 0 || year > 9999) {
+                int n = snprintf(text, sizeof(text), "%04d", year);
+
+                at = text + (n < 0 ? 0 : n);
+                *at++ = '-';
+                at = ma_put_digits(at, month, 2);
+                *at++ = '-';
+                at = ma_put_digits(at, day, 2);
+        } else {
+                at = ma_put_date(at, year, month, day);
+        }
+        *at++ = 'T';
+        at = ma_put_digits(at, hour, 2);
+        *at++ = ':';
+        at = ma_put_digits(at, minute, 2);
+        *at++ = ':';
+        at = ma_put_digits(at, second, 2);
+        if (millis != 0) {
+                *at++ = '.';
+                at = ma_put_digits(at, millis, 3);
+        }
+        if (instant->offset_min == 0) {
+                *at++ = 'Z';
+        } else {
                 int32_t abs_offset = instant->offset_min < 0
                                              ? -instant->offset_min
                                              : instant->offset_min;
-                snprintf(offset, sizeof(offset), "%c%02d:%02d",
-                         instant->offset_min < 0 ? '-' : '+',
-                         (int)(abs_offset / 60 % 100), (int)(abs_offset % 60));
+
+                *at++ = instant->offset_min < 0 ? '-' : '+';
+                at = ma_put_digits(at, (int)(abs_offset / 60 % 100), 2);
+                *at++ = ':';
+                at = ma_put_digits(at, (int)(abs_offset % 60), 2);
         }
-        int n = snprintf(buf, size, "%04d-%02d-%02dT%02d:%02d:%02d%s%s", year,
-                         month, day, hour, minute, second, fraction, offset);
-        return n < 0 ? 0 : (size_t)n;
+        return ma_put_result(buf, size, text, (size_t)(at - text));
 }
 
 /* ---- Dates ---- */
@@ -424,8 +480,13 @@ size_t ma_date_format(int32_t days, char *buf, size_t size)
 {
         int year, month, day;
         ma_civil_from_days(days, &year, &month, &day);
-        int n = snprintf(buf, size, "%04d-%02d-%02d", year, month, day);
-        return n < 0 ? 0 : (size_t)n;
+        if (year < 0 || year > 9999) {
+                int n = snprintf(buf, size, "%04d-%02d-%02d", year, month, day);
+                return n < 0 ? 0 : (size_t)n;
+        }
+        char text[10];
+        ma_put_date(text, year, month, day);
+        return ma_put_result(buf, size, text, sizeof(text));
 }
 
 int64_t ma_now_ms(void)

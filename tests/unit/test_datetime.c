@@ -423,6 +423,25 @@ static void extreme_instants_are_safe(void **state)
         assert_int_equal(ma_instant_format(&instant, small, sizeof(small)),
                          strlen("1970-01-01T00:00:00Z"));
         assert_string_equal(small, "1970-01");
+        /* The first instant with an offset west of UTC lies in year -1
+         * locally: written with a sign, as before. */
+        instant.utc_ms = INT64_C(-62167219200000); /* 0000-01-01T00:00Z */
+        instant.offset_min = -60;
+        ma_instant_format(&instant, buf, sizeof(buf));
+        assert_string_equal(buf, "-001-12-31T23:00:00-01:00");
+}
+
+static void date_format_cuts_short_buffer(void **state)
+{
+        (void)state;
+        char small[5];
+        assert_int_equal(ma_date_format(ma_days_from_civil(2026, 1, 31), small,
+                                        sizeof(small)),
+                         10);
+        assert_string_equal(small, "2026");
+        char buf[16];
+        ma_date_format(ma_days_from_civil(1, 2, 3), buf, sizeof(buf));
+        assert_string_equal(buf, "0001-02-03");
 }
 
 static void date_parse_and_format(void **state)
@@ -474,6 +493,7 @@ int main(void)
                 cmocka_unit_test(format_drops_zero_millis),
                 cmocka_unit_test(extreme_instants_are_safe),
                 cmocka_unit_test(date_parse_and_format),
+                cmocka_unit_test(date_format_cuts_short_buffer),
                 cmocka_unit_test(now_is_recent),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);

@@ -88,11 +88,18 @@ db_url() {
 	[ "$base" != "$DATABASE_URL" ] && query="?${DATABASE_URL#*\?}"
 	printf '%s/%s%s' "${base%/*}" "$1" "$query"
 }
+# The local stack's superuser, for CHECKPOINT.
+super_url=$(python3 -c 'import sys,urllib.parse as u; p=u.urlparse(sys.argv[1]); print(p._replace(netloc="postgres@" + p.netloc.split("@")[-1]).geturl())' "$DATABASE_URL")
 # new_db NAME: creates the database and records it for cleanup (not in a
-# command substitution, whose subshell would lose the record).
+# command substitution, whose subshell would lose the record).  A
+# CHECKPOINT then writes out the previous measurement's dirty pages, so no
+# checkpoint that the previous one caused lands in the next; without a
+# superuser it is skipped with a note.
 new_db() {
 	psql -q "$DATABASE_URL" -v ON_ERROR_STOP=1 -c "CREATE DATABASE $1" >/dev/null
 	databases+=("$1")
+	psql -qX "$super_url" -c CHECKPOINT >/dev/null 2>&1 ||
+		log "note: CHECKPOINT failed (needs a superuser); a checkpoint may fall into the next measurement"
 }
 consumed() {
 	sql "$1" "SELECT coalesce(sum(consumed_count), 0) FROM consumer_offsets" 2>/dev/null || echo 0

@@ -279,35 +279,29 @@ pgbench_run() {
 }
 
 # The whole transaction of txn.sql, prepared; appends "pgbench-txn tps p50
-# p99" to results.
+# p99" to results.  With RATE, the same runs open loop (pgbench -R) and
+# appends "pgbench-txn-half ..." instead.  Its latency then counts from the
+# scheduled start, as the pacer's does, so that row shows the p99 that
+# PostgreSQL and the machine give at the pacer's rate without the API.
 pgbench_txn() {
-    log "pgbench: the API's whole transaction, -c$CONNS -j2 -M prepared"
+    label=pgbench-txn
+    throttle=
+    if [ -n "${1:-}" ]; then
+        label=pgbench-txn-half
+        throttle="-R $1"
+        log "pgbench: the API's whole transaction, open loop at $1/s"
+    else
+        log "pgbench: the API's whole transaction, -c$CONNS -j2 -M prepared"
+    fi
     rm -f "$TMP"/pgb.*
-    (cd "$TMP" && pgbench -n -M prepared -c "$CONNS" -j 2 -T "$DURATION" -l \
+    # shellcheck disable=SC2086 # throttle is empty or "-R RATE"
+    (cd "$TMP" && pgbench -n -M prepared -c "$CONNS" -j 2 -T "$DURATION" $throttle -l \
         --log-prefix=pgb -D p="$PSEUDO" -D off=0 -D lim=1000 -D kid="$KEY_ID" \
         -D kunder="$KUNDER" -D question="$QUESTION" -D disclosed="$DISCLOSED" \
         -f txn.sql "$URL" >pgbench.txt 2>&1) || { cat "$TMP/pgbench.txt" >&2; exit 1; }
     cat "$TMP/pgbench.txt" >&2
     tps=$(awk '/^tps/ {printf "%.0f", $3}' "$TMP/pgbench.txt")
-    echo "pgbench-txn $tps $(python3 bench/api/pct.py "$TMP"/pgb.*)" >>"$TMP/results"
-}
-
-# The same transaction, open loop at the rate the pacer asked of ma-api in
-# this round (pgbench -R: latency counts from the scheduled start, as the
-# pacer's does), so the table shows how much of the API's p99 at half rate
-# PostgreSQL and the machine give by themselves.  Appends "pgbench-txn-half
-# rate p50 p99".
-pgbench_txn_half() {
-    rate=$(awk '$1 == "ma-api" {r = $5} END {print r}' "$TMP/results")
-    log "pgbench: the API's whole transaction, open loop at $rate/s"
-    rm -f "$TMP"/pgb.*
-    (cd "$TMP" && pgbench -n -M prepared -c "$CONNS" -j 2 -T "$DURATION" -R "$rate" -l \
-        --log-prefix=pgb -D p="$PSEUDO" -D off=0 -D lim=1000 -D kid="$KEY_ID" \
-        -D kunder="$KUNDER" -D question="$QUESTION" -D disclosed="$DISCLOSED" \
-        -f txn.sql "$URL" >pgbench.txt 2>&1) || { cat "$TMP/pgbench.txt" >&2; exit 1; }
-    cat "$TMP/pgbench.txt" >&2
-    tps=$(awk '/^tps/ {printf "%.0f", $3}' "$TMP/pgbench.txt")
-    echo "pgbench-txn-half $tps $(python3 bench/api/pct.py "$TMP"/pgb.*)" >>"$TMP/results"
+    echo "$label $tps $(python3 bench/api/pct.py "$TMP"/pgb.*)" >>"$TMP/results"
 }
 
 : >"$TMP/results"
@@ -318,7 +312,8 @@ for run in $(seq "$RUNS"); do
     pgbench_run prepared
     pgbench_run extended
     pgbench_txn
-    pgbench_txn_half
+    # The rate the pacer requested of ma-api in this round.
+    pgbench_txn "$(awk '$1 == "ma-api" {r = $5} END {print r}' "$TMP/results")"
     if [ -n "$PGDATA_DIR" ]; then
         echo "cpu-ma-api $(python3 bench/api/cpu.py "$BUILD/api/ma-api" "$PGDATA_DIR" "$KEY" "$TMP/body.json" 1000 "$TMP/sql")" >>"$TMP/results"
         [ -z "$BASELINE" ] ||

@@ -93,7 +93,7 @@ super_url=$(python3 -c 'import sys,urllib.parse as u; p=u.urlparse(sys.argv[1]);
 # new_db NAME: creates the database and records it for cleanup (not in a
 # command substitution, whose subshell would lose the record).  A
 # CHECKPOINT then writes out the previous measurement's dirty pages, so no
-# checkpoint that the previous one caused lands in the next; without a
+# checkpoint that the previous one caused lands in the next.  Without a
 # superuser it is skipped with a note.
 new_db() {
 	psql -q "$DATABASE_URL" -v ON_ERROR_STOP=1 -c "CREATE DATABASE $1" >/dev/null

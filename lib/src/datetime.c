@@ -382,9 +382,9 @@ static size_t ma_put_result(char *buf, size_t size, const char *text, size_t n)
         return n;
 }
 
-/* YYYY-MM-DD of a year from 0 to 9999; the processor writes two dates and
- * an instant per event, where snprintf() was a noticeable share of its
- * time. */
+/* Writes YYYY-MM-DD for a year from 0 to 9999.  The processor formats two
+ * dates and an instant per event, and snprintf() was a noticeable share of
+ * its CPU time. */
 static char *ma_put_date(char *at, int year, int month, int day)
 {
         at = ma_put_digits(at, year, 4);

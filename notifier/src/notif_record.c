@@ -16,15 +16,14 @@
 #include "notifier.h"
 
 /*
- * Marks the acknowledged ids, each with one probe of the primary key
- * whatever the table's statistics say.  "Not delivered and not cancelled"
- * is "pending" (the table's CHECK allows only these three states), written
- * so that it does not match the predicate of the partial indexes on
- * pending rows: with it, the planner walked such an index for every id
- * once ANALYZE had seen few pending rows, or compared every pending row
- * with the whole array of = ANY.  The lag is measured from when the row
- * was due; a reminder's due time is on the shifted clock of clock.offset,
- * so the offset is added back.
+ * Marks the acknowledged ids delivered, each with one probe of the primary
+ * key.  "Not delivered and not cancelled" means "pending" (the table's
+ * CHECK allows only these three states).  It is written that way so that
+ * no partial index on pending rows matches, because the planner chose
+ * those from stale statistics: it compared every pending row with the
+ * whole array of = ANY, or read them all into a hash join.  The lag counts
+ * from when the row was due.  A reminder's due time is on the shifted
+ * clock of clock.offset, so the offset is added back.
  */
 static const char notif_record_sql[] =
         "UPDATE notifier_notification n "

@@ -289,7 +289,7 @@ typedef struct notif {
         bool claim_limited;   /* max-inflight limited the last claim */
         bool was_connected;
         int64_t last_due_count_ms;
-        int corked_fd; /* the MQTT socket while notif_cork holds it back */
+        int corked_fd; /* the MQTT socket while notif_cork delays its output */
 } notif_t;
 
 static ma_status_t notif_settings_load(const ma_config_t *config,
@@ -521,12 +521,11 @@ static bool notif_publish_row(notif_t *n, const PGresult *result, int row)
 }
 
 /*
- * Holds back the publishes of one claim while they are written, so they
- * leave in full TCP segments; releasing sends the rest at once.  The socket
- * has TCP_NODELAY for single publishes, which otherwise makes every publish
- * a segment of its own, and the broker then reads them one by one.
- * libmosquitto's thread writes the packets, so a few may be written after
- * the release and leave alone.  A failure only loses the batching.
+ * Sets or clears TCP_CORK around the publishes of one claim, so they leave
+ * in full TCP segments instead of one segment per publish (the socket has
+ * TCP_NODELAY for single publishes).  libmosquitto's thread writes the
+ * packets, so a few may be written after the release and leave alone.  A
+ * failure only loses the batching.
  */
 static void notif_cork(notif_t *n, bool on)
 {

@@ -117,8 +117,8 @@ typedef struct proc_pipe_query {
 /*
  * Sends the statements in one pipeline and waits once for all their
  * results, so a batch pays one round trip for them instead of one each.
- * Stops at the first statement that fails (PostgreSQL skips the rest);
- * the results of the queries with keep set are left for the caller to
+ * Stops at the first statement that fails, because PostgreSQL skips the
+ * rest.  The results of the queries with keep set are left for the caller to
  * clear.  A failed statement inside a transaction block leaves that
  * transaction aborted, as a single statement would.
  */

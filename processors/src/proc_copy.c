@@ -9,8 +9,9 @@
  * (the COPY text format of PostgreSQL 15).  The client encoding is UTF-8,
  * which the codec has checked every text against.  A publish also gets its
  * kundhandelse columns in COPY's binary format, which the new events are
- * copied with: PostgreSQL then parses no numbers, times, dates or array
- * literals, about a tenth of what the COPY of an event costs it.
+ * copied with, so PostgreSQL parses no numbers, times, dates or array
+ * literals.  In a test with psql, binary COPY of 190,000 events took 1.35 s
+ * against 1.48 s as text.
  */
 #include <inttypes.h>
 #include <stdio.h>

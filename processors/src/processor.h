@@ -265,8 +265,8 @@ typedef struct proc {
         ma_validate_limits_t limits;
 
         PGconn *pg;
-        /* The server process of pg whose session holds the batch's
-         * prepared statements (proc_batch.c), or 0. */
+        /* The server process of pg whose session has prepared the batch's
+         * statements (proc_batch.c), or 0. */
         int prepared_pid;
         rd_kafka_t *consumer;
         rd_kafka_t *dlq_producer;

@@ -34,9 +34,9 @@
  * crash and is sent again, with the same ma_dlq_topic/partition/offset
  * headers, so consumers of the dead-letter topic deduplicate on those.
  * Batches commit without waiting for the WAL flush (database.synchronous-
- * commit, false by default), so a crash of the PostgreSQL server may undo
- * the last committed batches after other sessions saw them; their offsets
- * go with them, so they are applied again, once, with the same
+ * commit, false by default).  So a crash of the PostgreSQL server may undo
+ * the last committed batches after other sessions saw them.  Their offsets
+ * go with them, and they are applied again, once, with the same
  * notification ids.
  */
 #include <signal.h>

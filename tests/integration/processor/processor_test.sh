@@ -29,8 +29,8 @@
 #        of one group apply them (C joins, A leaves with SIGTERM, B is
 #        killed), then compares with a single processor's checksum.
 # pg-restart  crashes the stack's PostgreSQL (SIGQUIT, immediate shutdown)
-#        while the processor runs and starts it again (scripts/stack.sh
-#        restart-service postgres); the processor must recover by itself
+#        while the processor runs, then starts it again (scripts/stack.sh
+#        restart-service postgres).  The processor must recover by itself
 #        and end with the reference checksum.
 # pg-disconnect  terminates the processor's database connection three
 #        times while it runs; same expectations.

@@ -29,7 +29,9 @@
 # consumer_offsets (every 0.2 s) that sees a commit and the one that sees
 # the target, counting only the records committed in between (start-up,
 # group join and the first batch are left out); the processor's rate from
-# its start is printed too.  BENCH_BATCH_MAX sets batch.max (default 2000).
+# its start is printed too.  The processor and COPY run BENCH_ROUNDS times
+# (default 3), alternating, and their medians are compared.  BENCH_BATCH_MAX
+# sets batch.max (default: the processor's default).
 #
 # Needs KAFKA_BOOTSTRAP_SERVERS and DATABASE_URL (eval "$(scripts/stack.sh
 # env)"), kcat, psql and a build.  Creates topics with a fresh prefix and
@@ -101,8 +103,43 @@ new_db() {
 	psql -qX "$super_url" -c CHECKPOINT >/dev/null 2>&1 ||
 		log "note: CHECKPOINT failed (needs a superuser); a checkpoint may fall into the next measurement"
 }
-consumed() {
-	sql "$1" "SELECT coalesce(sum(consumed_count), 0) FROM consumer_offsets" 2>/dev/null || echo 0
+# drop_db NAME: drops a measured database at once, so that its autovacuum
+# and dirty pages stay out of the next measurement.
+drop_db() {
+	psql -q "$DATABASE_URL" -c "DROP DATABASE IF EXISTS $1" >/dev/null
+}
+# proc_default SETTING: the default value that ma-processor --help prints.
+proc_default() {
+	# awk reads to the end: leaving early could kill ma-processor with
+	# SIGPIPE, which pipefail and set -e would turn into the script's exit.
+	"$proc_bin" --help 2>&1 | awk -v k="--$1=" 'index($1, k) == 1 { f = 1; next }
+		f && !done && /default:/ { sub(/.*default: "/, ""); sub(/".*/, ""); print; done = 1 }'
+}
+# The drain loop polls the committed count through one psql session (a
+# coprocess): starting psql, and a server process for it, five times a
+# second took about 7 % of the two cores from the processor being measured,
+# while COPY, measured in one session, paid nothing of the kind.
+poll_open() {
+	coproc POLL { psql -X -A -t -q "$1" 2>/dev/null; }
+}
+# poll_consumed: sets polled to the records committed so far (0 before the
+# processor has created its tables).
+poll_consumed() {
+	local line
+	polled=0
+	printf '%s\n' "SELECT coalesce(sum(consumed_count), 0) FROM consumer_offsets;" \
+		'\echo __end__' >&"${POLL[1]}"
+	while :; do
+		IFS= read -r line <&"${POLL[0]}" ||
+			{ echo "run.sh: the polling psql session ended" >&2; exit 1; }
+		[ "$line" = __end__ ] && break
+		polled=$line
+	done
+}
+poll_close() {
+	local coproc_pid=$POLL_PID
+	eval "exec ${POLL[1]}>&-"
+	wait "$coproc_pid" 2>/dev/null || true
 }
 rate() { awk -v n="$1" -v t="$2" 'BEGIN { printf "%.0f", (t > 0 ? n / t : 0) }'; }
 secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
@@ -125,8 +162,10 @@ drain() {
 		--kafka.metadata-refresh=2s "$@" >"$work/$name.log" 2>&1 &
 	pid=$!
 	pids+=("$pid")
+	poll_open "$url"
 	while :; do
-		n=$(consumed "$url")
+		poll_consumed
+		n=$polled
 		if [ -z "$drain_first" ] && [ "$n" -gt 0 ]; then
 			drain_first=$(now)
 			drain_first_n=$n
@@ -144,6 +183,7 @@ drain() {
 		sleep 0.2
 	done
 	drain_end=$(now)
+	poll_close
 	drain_count=$((n - drain_first_n))
 	drain_pg_cpu=$(backend_cpu "$url")
 	# $pid is /usr/bin/time; it reports once its child has exited.
@@ -197,31 +237,90 @@ t1=$(now)
 [ "$published" = "$count" ] || { echo "run.sh: published '$published' of $count" >&2; exit 1; }
 log "published in $(secs "$t0" "$t1") s"
 
-# 2. The processor.
-new_db "bench_proc_set_${id}"
-url=$(db_url "bench_proc_set_${id}")
-log "processor (set-based, batch.max=${BENCH_BATCH_MAX:-2000}) draining $count records"
-drain "$url" "$count" set --batch.max="${BENCH_BATCH_MAX:-2000}" --batch.linger=200ms
-proc_secs=$(secs "$drain_first" "$drain_end")
-proc_total_secs=$(secs "$drain_start" "$drain_end")
-proc_n=$drain_count
-proc_rate=$(rate "$drain_count" "$proc_secs")
-proc_total_rate=$(rate "$count" "$proc_total_secs")
-proc_rss=$(peak_rss_mib "$work/set.time")
-proc_cpu=$(cpu_secs "$work/set.time")
-proc_rss_quarters=$drain_rss
-proc_pg_cpu=$drain_pg_cpu
-proc_stop_secs=$drain_stop_secs
-rows=$(sql "$url" "SELECT (SELECT count(*) FROM kundhandelse) || ' kundhandelse, ' ||
-	(SELECT count(*) FROM arende) || ' arende, ' || (SELECT count(*) FROM kund_index) ||
-	' kund_index'")
-log "processor: $proc_rate records/s ($proc_secs s), peak RSS $proc_rss MiB; $rows"
+# 2. and 5. The processor and COPY, in alternating rounds.
+# median N...: the middle value (the lower of the two middle ones).
+median() { printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+tables="kundhandelse kundhandelse_version consumer_offsets"
+# copy_round N: COPY FROM of the exported rows into a new database, in one
+# transaction; sets copy_secs, copy_rate and copy_pg_cpu.
+copy_round() {
+	local copy_url t
+	new_db "bench_proc_copy${1}_${id}"
+	copy_url=$(db_url "bench_proc_copy${1}_${id}")
+	"$proc_bin" --retention.once --database.url="$copy_url" --catalog.path="$catalog" \
+		--metrics.port=0 >"$work/copy-migrate.log" 2>&1
+	{
+		echo "SELECT pg_backend_pid() AS backend_pid \\gset"
+		echo "\\setenv MA_BENCH_BACKEND :backend_pid"
+		echo "BEGIN;"
+		for t in $tables; do echo "\\copy $t FROM '$work/$t.copy'"; done
+		echo "COMMIT;"
+		# The backend's CPU seconds, read before the session ends.
+		echo "\\! awk -v hz=\"\$(getconf CLK_TCK)\" '{ printf \"%.1f\", (\$14 + \$15) / hz }' /proc/\$MA_BENCH_BACKEND/stat >'$work/copy.cpu' 2>/dev/null || echo n/a >'$work/copy.cpu'"
+	} >"$work/copy.sql"
+	t0=$(now)
+	psql -X -q -v ON_ERROR_STOP=1 "$copy_url" -f "$work/copy.sql"
+	t1=$(now)
+	copy_secs=$(secs "$t0" "$t1")
+	copy_rate=$(rate "$count" "$copy_secs")
+	copy_pg_cpu=$(cat "$work/copy.cpu" 2>/dev/null || echo n/a)
+	drop_db "bench_proc_copy${1}_${id}"
+}
+
+# Each round drains the whole backlog into a new database with ma-processor
+# (its default batch.max unless BENCH_BATCH_MAX is set).  Then COPY loads
+# the same rows into another.  The first round's database is the one
+# exported for COPY, and its details (memory, CPU, rows) are printed.
+rounds="${BENCH_ROUNDS:-3}"
+batch_args=()
+[ -n "${BENCH_BATCH_MAX:-}" ] && batch_args=(--batch.max="$BENCH_BATCH_MAX")
+batch_label="batch.max=${BENCH_BATCH_MAX:-$(proc_default batch.max)}"
+proc_rates=()
+copy_rates=()
+round_notes=""
+for round in $(seq 1 "$rounds"); do
+	new_db "bench_proc_set${round}_${id}"
+	url=$(db_url "bench_proc_set${round}_${id}")
+	log "round $round: processor (set-based, $batch_label) draining $count records"
+	drain "$url" "$count" "set$round" ${batch_args[@]+"${batch_args[@]}"} --batch.linger=200ms
+	r_secs=$(secs "$drain_first" "$drain_end")
+	r_rate=$(rate "$drain_count" "$r_secs")
+	proc_rates+=("$r_rate")
+	if [ "$round" = 1 ]; then
+		proc_secs=$r_secs
+		proc_total_secs=$(secs "$drain_start" "$drain_end")
+		proc_n=$drain_count
+		proc_total_rate=$(rate "$count" "$proc_total_secs")
+		proc_rss=$(peak_rss_mib "$work/set1.time")
+		proc_cpu=$(cpu_secs "$work/set1.time")
+		proc_rss_quarters=$drain_rss
+		proc_pg_cpu=$drain_pg_cpu
+		proc_stop_secs=$drain_stop_secs
+		rows=$(sql "$url" "SELECT (SELECT count(*) FROM kundhandelse) || ' kundhandelse, ' ||
+			(SELECT count(*) FROM arende) || ' arende, ' || (SELECT count(*) FROM kund_index) ||
+			' kund_index'")
+		for t in $tables; do
+			psql -X -q -v ON_ERROR_STOP=1 "$url" -c "\\copy $t TO '$work/$t.copy'"
+		done
+	fi
+	drop_db "bench_proc_set${round}_${id}"
+	log "round $round: processor $r_rate records/s ($r_secs s)"
+	copy_round "$round"
+	copy_rates+=("$copy_rate")
+	[ "$round" = 1 ] && first_copy_pg_cpu=$copy_pg_cpu
+	log "round $round: COPY FROM $copy_rate records/s ($copy_secs s)"
+	round_notes="$round_notes${round_notes:+; }$r_rate / $copy_rate"
+done
+proc_rate=$(median "${proc_rates[@]}")
+copy_rate=$(median "${copy_rates[@]}")
+copy_pg_cpu=$first_copy_pg_cpu
+log "processor: median $proc_rate records/s, COPY median $copy_rate records/s; $rows"
 
 # 3. The same, waiting for each commit's WAL flush.
 new_db "bench_proc_sync_${id}"
 sync_url=$(db_url "bench_proc_sync_${id}")
 log "processor, synchronous commit on, draining $count records"
-drain "$sync_url" "$count" sync --batch.max="${BENCH_BATCH_MAX:-2000}" --batch.linger=200ms \
+drain "$sync_url" "$count" sync ${batch_args[@]+"${batch_args[@]}"} --batch.linger=200ms \
 	--database.synchronous-commit=true
 sync_secs=$(secs "$drain_first" "$drain_end")
 sync_n=$drain_count
@@ -235,38 +334,12 @@ if [ -n "${BENCH_BEFORE_BIN:-}" ]; then
 	before_url=$(db_url "bench_proc_before_${id}")
 	log "older build $BENCH_BEFORE_BIN draining $count records"
 	drain_bin="$BENCH_BEFORE_BIN" drain "$before_url" "$count" before \
-		--batch.max="${BENCH_BATCH_MAX:-2000}" --batch.linger=200ms \
+		${batch_args[@]+"${batch_args[@]}"} --batch.linger=200ms \
 		--migrations.dir="${BENCH_BEFORE_MIGRATIONS:?set it with BENCH_BEFORE_BIN}"
 	before_rate=$(rate "$drain_count" "$(secs "$drain_first" "$drain_end")")
-	before_row="| older build (BENCH_BEFORE_BIN), batch.max=${BENCH_BATCH_MAX:-2000}, first to last commit | $drain_count | $(secs "$drain_first" "$drain_end") | $before_rate |"
+	before_row="| older build (BENCH_BEFORE_BIN), $batch_label, first to last commit | $drain_count | $(secs "$drain_first" "$drain_end") | $before_rate |"
 	log "older build: $before_rate records/s"
 fi
-
-# 5. COPY of the same rows into empty tables.
-tables="kundhandelse kundhandelse_version consumer_offsets"
-for t in $tables; do
-	psql -X -q -v ON_ERROR_STOP=1 "$url" -c "\\copy $t TO '$work/$t.copy'"
-done
-new_db "bench_proc_copy_${id}"
-copy_url=$(db_url "bench_proc_copy_${id}")
-"$proc_bin" --retention.once --database.url="$copy_url" --catalog.path="$catalog" \
-	--metrics.port=0 >"$work/copy-migrate.log" 2>&1
-{
-	echo "SELECT pg_backend_pid() AS backend_pid \\gset"
-	echo "\\setenv MA_BENCH_BACKEND :backend_pid"
-	echo "BEGIN;"
-	for t in $tables; do echo "\\copy $t FROM '$work/$t.copy'"; done
-	echo "COMMIT;"
-	# The backend's CPU seconds, read before the session ends.
-	echo "\\! awk -v hz=\"\$(getconf CLK_TCK)\" '{ printf \"%.1f\", (\$14 + \$15) / hz }' /proc/\$MA_BENCH_BACKEND/stat >'$work/copy.cpu' 2>/dev/null || echo n/a >'$work/copy.cpu'"
-} >"$work/copy.sql"
-t0=$(now)
-psql -X -q -v ON_ERROR_STOP=1 "$copy_url" -f "$work/copy.sql"
-t1=$(now)
-copy_secs=$(secs "$t0" "$t1")
-copy_rate=$(rate "$count" "$copy_secs")
-copy_pg_cpu=$(cat "$work/copy.cpu" 2>/dev/null || echo n/a)
-log "COPY FROM: $copy_rate records/s ($copy_secs s)"
 
 # 6. Raw consumption with kcat, both topics at once.
 t0=$(now)
@@ -306,17 +379,19 @@ lower=$copy_rate
 cat <<EOF
 | measurement | records | seconds | records/s |
 | --- | ---: | ---: | ---: |
-| ma-processor, set-based batches (batch.max=${BENCH_BATCH_MAX:-2000}), first to last commit | $proc_n | $proc_secs | $proc_rate |
-| ma-processor, same run, from process start | $count | $proc_total_secs | $proc_total_rate |
+| ma-processor, set-based batches ($batch_label), first to last commit, median of $rounds rounds | | | $proc_rate |
+| ma-processor, first round, first to last commit | $proc_n | $proc_secs | $(rate "$proc_n" "$proc_secs") |
+| ma-processor, first round, from process start | $count | $proc_total_secs | $proc_total_rate |
 | ma-processor, database.synchronous-commit=true, first to last commit | $sync_n | $sync_secs | $sync_rate |
 EOF
 [ -z "$before_row" ] || echo "$before_row"
 cat <<EOF
-| COPY FROM of the processor's rows into empty tables (one transaction) | $count | $copy_secs | $copy_rate |
+| COPY FROM of the processor's rows into empty tables (one transaction), median of $rounds rounds | $count | | $copy_rate |
 | kcat, raw consumption of both topics to /dev/null | $count | $kcat_secs | $kcat_rate |
 | ma-processor, one statement per record (batch.apply=record, batch.max=500) | $rec_n | $rec_secs | $rec_rate |
 | naive: one call and one COMMIT per event (batch.apply=record, batch.max=1) | $naive_n | $naive_secs | $naive_rate |
 
+- records/s in each round, processor / COPY: $round_notes
 - rows written: $rows
 - peak resident memory of ma-processor draining the backlog: $proc_rss MiB; at a quarter / half / three quarters of it: $proc_rss_quarters MiB
 - time from SIGTERM to exit: $proc_stop_secs s (set-based run), $naive_stop_secs s (naive run, batch.max=1)

@@ -358,7 +358,7 @@ static ma_status_t proc_dlq_open(proc_t *proc, ma_error_t *err)
 static ma_status_t proc_consumer_conf(proc_t *proc, rd_kafka_conf_t *conf,
                                       ma_error_t *err)
 {
-        char refresh[32], session[32];
+        char refresh[32], session[32], fetch_wait[32];
         ma_status_t status;
         const char *pairs[][2] = {
                 {"bootstrap.servers", proc->settings.brokers},
@@ -373,6 +373,7 @@ static ma_status_t proc_consumer_conf(proc_t *proc, rd_kafka_conf_t *conf,
                  proc->settings.assignment_strategy},
                 {"topic.metadata.refresh.interval.ms", refresh},
                 {"session.timeout.ms", session},
+                {"fetch.wait.max.ms", fetch_wait},
                 /* Fetch and offset-commit requests share the connection
                  * to the broker; with Nagle's algorithm a fetch written
                  * while an earlier request's segment is not yet
@@ -385,6 +386,8 @@ static ma_status_t proc_consumer_conf(proc_t *proc, rd_kafka_conf_t *conf,
                  proc->settings.metadata_refresh_ms);
         snprintf(session, sizeof(session), "%d",
                  proc->settings.session_timeout_ms);
+        snprintf(fetch_wait, sizeof(fetch_wait), "%d",
+                 proc->settings.fetch_wait_ms);
         for (i = 0; i < sizeof(pairs) / sizeof(pairs[0]); i++) {
                 status = proc_kafka_set(conf, pairs[i][0], pairs[i][1], err);
                 if (status != MA_OK)

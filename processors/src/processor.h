@@ -69,6 +69,7 @@ typedef struct proc_settings {
         const char *assignment_strategy;
         int metadata_refresh_ms;
         int session_timeout_ms;
+        int fetch_wait_ms;
         int close_timeout_ms; /* maximum wait to leave the group at stop */
         int batch_max;
         int batch_linger_ms;

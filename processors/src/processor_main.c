@@ -77,6 +77,12 @@ static const ma_config_entry_t proc_config_table[] = {
          "session.timeout.ms: how long the group waits for a silent member "
          "(for example a killed one) before its partitions move; the broker "
          "bounds it with group.min/max.session.timeout.ms."},
+        {"kafka.fetch-wait", MA_CONFIG_DURATION_MS, "ms", "100ms", 0, 5000,
+         "fetch.wait.max.ms: how long the broker holds a fetch that finds no "
+         "new record.  Partitions that become ready while such a fetch waits "
+         "(at assignment, or when a read-ahead queue drains) are fetched "
+         "only after it returns, so under a backlog a long wait stalls the "
+         "processor."},
         {"kafka.close-timeout", MA_CONFIG_DURATION_MS, "ms", "10s", 1000,
          600000,
          "Longest wait at stop for leaving the consumer group; after it the "
@@ -89,7 +95,7 @@ static const ma_config_entry_t proc_config_table[] = {
         {"dlq.timeout", MA_CONFIG_DURATION_MS, "ms", "30s", 1000, 600000,
          "Longest wait for dead-letter deliveries before a batch is rolled "
          "back and retried."},
-        {"batch.max", MA_CONFIG_INT, "records", "500", 1, 100000,
+        {"batch.max", MA_CONFIG_INT, "records", "2000", 1, 100000,
          "Most records applied in one transaction."},
         {"batch.linger", MA_CONFIG_DURATION_MS, "ms", "200ms", 0, 60000,
          "Longest wait for a batch to fill before it is committed."},
@@ -197,6 +203,7 @@ static ma_status_t proc_settings_fill(proc_settings_t *s,
                 ma_config_string(config, "kafka.assignment-strategy");
         s->metadata_refresh_ms =
                 (int)ma_config_int(config, "kafka.metadata-refresh");
+        s->fetch_wait_ms = (int)ma_config_int(config, "kafka.fetch-wait");
         s->session_timeout_ms =
                 (int)ma_config_int(config, "kafka.session-timeout");
         s->close_timeout_ms = (int)ma_config_int(config, "kafka.close-timeout");

@@ -631,7 +631,8 @@ JSONL
 }
 
 test_kill() {
-	local kills="${1:-3}" records="${2:-6000}" published kill_url kill_sum i
+	local kills="${1:-3}" records="${2:-12000}" published kill_url kill_sum i
+	local target done_before at_kill midway=0
 	reference_checksum "$records" 42 || return 0
 	published=$ref_published
 	create_db "proc_kill_${run_id}"
@@ -639,17 +640,32 @@ test_kill() {
 
 	start_processor "$kill_url" kill "$workdir/kill.log"
 	for i in $(seq 1 "$kills"); do
-		# Kill i lands after about i/(kills+1) of the records, at a random
-		# moment inside a batch, so every kill interrupts real work.
-		wait_progress "$kill_url" kill $((published * i / (kills + 1))) || return 0
-		sleep "$(awk -v r=$RANDOM 'BEGIN { printf "%.2f", (r % 30) / 100 }')"
-		log "kill -9 $i/$kills at $(consumed "$kill_url" kill) of $published records"
+		# Kill i lands after about i/(kills+1) of the records, and only
+		# once a batch has committed since the last restart: a target
+		# already passed would otherwise kill a processor that is still
+		# joining the group, at the same count as the kill before.  The
+		# random pause is short so that the records last for all kills.
+		target=$((published * i / (kills + 1)))
+		done_before=$(consumed "$kill_url" kill)
+		[ "$target" -gt "$done_before" ] || target=$((done_before + 1))
+		[ "$target" -le "$published" ] || target=$published
+		wait_progress "$kill_url" kill "$target" || return 0
+		sleep "$(awk -v r=$RANDOM 'BEGIN { printf "%.2f", (r % 10) / 100 }')"
+		at_kill=$(consumed "$kill_url" kill)
+		[ "$at_kill" -ge "$published" ] || midway=$((midway + 1))
+		log "kill -9 $i/$kills at $at_kill of $published records"
 		kill -9 "$processor_pid"
 		wait "$processor_pid" 2>/dev/null || true
 		start_processor "$kill_url" kill "$workdir/kill.log"
 	done
 	wait_consumed "$kill_url" kill "$published" 300 || return 0
 	stop_processor || fail "processor did not stop cleanly after the kills"
+	# A kill after the last record was committed interrupts no work.
+	if [ "$midway" -eq "$kills" ]; then
+		log "ok: all $kills kills landed before the last record was committed"
+	else
+		fail "only $midway of $kills kills landed before the last record was committed; publish more records"
+	fi
 	kill_sum=$(checksum "$kill_url")
 
 	if [ -n "$ref_sum" ] && [ "$ref_sum" = "$kill_sum" ]; then
@@ -980,7 +996,7 @@ test_stop() {
 
 case "$mode" in
 basic) test_basic ;;
-kill) test_kill "${2:-3}" "${3:-6000}" ;;
+kill) test_kill "${2:-3}" "${3:-12000}" ;;
 scale) test_scale "${2:-2000}" ;;
 pg-restart) test_pg_restart "${2:-6000}" ;;
 pg-disconnect) test_pg_disconnect "${2:-6000}" ;;

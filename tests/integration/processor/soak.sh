@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Soak test of ma-processor: the kill test of processor_test.sh with 20
-# SIGKILLs over 20000 records (override with SOAK_KILLS and SOAK_RECORDS).
+# SIGKILLs over 60000 records (override with SOAK_KILLS and SOAK_RECORDS).
+# After each restart the processor drains about 1,500 records before its
+# next kill.  So 20 kills need about 30,000 records to land while records
+# are still being committed, and the test fails when one does not.
 # Needs a build (BUILD_DIR, default build/) and a running stack whose
 # KAFKA_BOOTSTRAP_SERVERS and DATABASE_URL are in the environment, e.g.
 #   eval "$(scripts/stack.sh env)"; tests/integration/processor/soak.sh
@@ -19,4 +22,4 @@ export PROC_MIGRATIONS="$repo/schemas/sql"
 for binary in "$PROC_BIN" "$PUBLISH_BIN"; do
 	[ -x "$binary" ] || { echo "soak: $binary not built; run make first" >&2; exit 1; }
 done
-exec bash "$here/processor_test.sh" kill "${SOAK_KILLS:-20}" "${SOAK_RECORDS:-20000}"
+exec bash "$here/processor_test.sh" kill "${SOAK_KILLS:-20}" "${SOAK_RECORDS:-60000}"

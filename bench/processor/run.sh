@@ -108,7 +108,8 @@ new_db() {
 drop_db() {
 	psql -q "$DATABASE_URL" -c "DROP DATABASE IF EXISTS $1" >/dev/null
 }
-# proc_default SETTING: the default value that ma-processor --help prints.
+# proc_default SETTING: prints the default value that ma-processor --help
+# gives for SETTING.
 proc_default() {
 	# awk reads to the end: leaving early could kill ma-processor with
 	# SIGPIPE, which pipefail and set -e would turn into the script's exit.
@@ -116,9 +117,9 @@ proc_default() {
 		f && !done && /default:/ { sub(/.*default: "/, ""); sub(/".*/, ""); print; done = 1 }'
 }
 # The drain loop polls the committed count through one psql session (a
-# coprocess): starting psql, and a server process for it, five times a
-# second took about 7 % of the two cores from the processor being measured,
-# while COPY, measured in one session, paid nothing of the kind.
+# coprocess). Starting psql and a server process five times a second took
+# about 7 % of the two cores from the processor being measured, and COPY,
+# measured in one session, paid no such cost.
 poll_open() {
 	coproc POLL { psql -X -A -t -q "$1" 2>/dev/null; }
 }
@@ -131,7 +132,7 @@ poll_consumed() {
 		'\echo __end__' >&"${POLL[1]}"
 	while :; do
 		IFS= read -r line <&"${POLL[0]}" ||
-			{ echo "run.sh: the polling psql session ended" >&2; exit 1; }
+			{ echo "run.sh: the psql session polling consumer_offsets exited; check that PostgreSQL is running" >&2; exit 1; }
 		[ "$line" = __end__ ] && break
 		polled=$line
 	done
@@ -238,11 +239,12 @@ t1=$(now)
 log "published in $(secs "$t0" "$t1") s"
 
 # 2. and 5. The processor and COPY, in alternating rounds.
-# median N...: the middle value (the lower of the two middle ones).
+# median N...: prints the middle value (the lower middle one of an even
+# count).
 median() { printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 tables="kundhandelse kundhandelse_version consumer_offsets"
-# copy_round N: COPY FROM of the exported rows into a new database, in one
-# transaction; sets copy_secs, copy_rate and copy_pg_cpu.
+# copy_round N: loads the exported rows with COPY FROM into a new database
+# in one transaction, and sets copy_secs, copy_rate and copy_pg_cpu.
 copy_round() {
 	local copy_url t
 	new_db "bench_proc_copy${1}_${id}"

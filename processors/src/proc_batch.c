@@ -117,9 +117,9 @@ typedef struct proc_pipe_query {
 /*
  * Sends the statements in one pipeline and waits once for all their
  * results, so a batch pays one round trip for them instead of one each.
- * Stops at the first statement that fails, because PostgreSQL skips the
- * rest.  The results of the queries with keep set are left for the caller to
- * clear.  A failed statement inside a transaction block leaves that
+ * Reports the first statement that fails, since PostgreSQL skips the ones
+ * after it.  The results of the queries with keep set are left for the
+ * caller to clear.  A failed statement inside a transaction block leaves that
  * transaction aborted, as a single statement would.
  */
 static ma_status_t proc_pipeline(PGconn *pg, proc_pipe_query_t *query,
@@ -939,7 +939,7 @@ static ma_status_t proc_batch_record(proc_t *proc, proc_attempt_t *attempt,
         return MA_OK;
 }
 
-/* Counts the outcomes of the rows that proc_copy_split() resolved. */
+/* Counts the outcomes of the rows that proc_copy_divide() resolved. */
 static void proc_batch_count_new(proc_t *proc, proc_attempt_t *attempt)
 {
         size_t i;

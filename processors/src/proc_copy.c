@@ -475,13 +475,9 @@ ma_status_t proc_copy_record(proc_copy_t *copy, size_t ord,
                 copy->len += n;
         }
         proc_copy_text(copy, publish ? "p" : "r");
-        if (row != NULL)
-                row->event = copy->len + 1;
         proc_copy_text(copy, event->producent_organisationsnummer);
         proc_copy_text(copy, event->kundhandelse_id);
         proc_copy_int(copy, event->sekvens);
-        if (row != NULL)
-                row->key_end = copy->len;
         if (!publish) {
                 /* The 23 columns that only a publish fills. */
                 for (i = 0; i < 23; i++)

@@ -117,8 +117,6 @@ typedef struct proc_partition {
 typedef struct proc_copy_row {
         size_t ord;     /* the record's index in the batch */
         size_t start;   /* the row's first byte */
-        size_t event;   /* first byte of its kundhandelse columns */
-        size_t key_end; /* the tab after its org, id and sekvens columns */
         size_t end;     /* one past its newline */
         size_t key;     /* its organisationsnummer and id in keys */
         /* A publish's kundhandelse columns as a binary COPY tuple in bin:
@@ -139,7 +137,7 @@ typedef struct proc_copy_row {
 
 /*
  * A batch's accepted records in COPY text format, reused across batches.
- * proc_copy_split() divides them by event: when every record of an event
+ * proc_copy_divide() divides them by event: when every record of an event
  * in the batch is a publish and the event is not registered yet, the
  * event is new.  The record with its highest sekvens is copied into
  * kundhandelse and, as its version, into kundhandelse_version, and the
@@ -158,9 +156,9 @@ typedef struct proc_copy {
         size_t row_cap;
         ma_buf_t keys; /* per row: organisationsnummer NUL id NUL */
         ma_buf_t bin;  /* the publishes' binary tuples */
-        /* proc_copy_split()'s working state: the array literals of the
-         * events that may be new, their first rows, and a hash table of
-         * keys that groups the rows by event. */
+        /* Working state of proc_copy_plan() and proc_copy_divide(): the
+         * array literals of the events that may be new, their first rows,
+         * and a hash table of keys that groups the rows by event. */
         ma_buf_t orgs, ids;
         size_t *candidate;
         size_t candidates; /* entries of candidate, orgs and ids */
@@ -169,7 +167,7 @@ typedef struct proc_copy {
         size_t slot_cap;
         ma_buf_t events, versions;    /* the new events' binary COPY data */
         ma_buf_t staged;              /* ma_batch_in rows */
-        size_t new_rows, staged_rows; /* after proc_copy_split() */
+        size_t new_rows, staged_rows; /* after proc_copy_divide() */
 } proc_copy_t;
 
 /* Empties the rows and keeps the memory. */
@@ -196,6 +194,8 @@ extern const char proc_copy_probe_sql[];
  * MA_ERR_NOMEM.
  */
 ma_status_t proc_copy_plan(proc_copy_t *copy, ma_error_t *err);
+/* Sets values to the probe's parameters: the candidates' organisationsnummer
+ * and id array literals. */
 void proc_copy_probe_params(const proc_copy_t *copy, const char *values[2]);
 /* True when proc_copy_plan() ran and every row's skip flag is unchanged. */
 bool proc_copy_plan_holds(const proc_copy_t *copy);

@@ -641,10 +641,10 @@ test_kill() {
 	start_processor "$kill_url" kill "$workdir/kill.log"
 	for i in $(seq 1 "$kills"); do
 		# Kill i lands after about i/(kills+1) of the records, and only
-		# once a batch has committed since the last restart: a target
-		# already passed would otherwise kill a processor that is still
-		# joining the group, at the same count as the kill before.  The
-		# random pause is short so that the records last for all kills.
+		# once a batch has committed since the last restart. Otherwise a
+		# target already passed would kill a processor that is still
+		# joining the group. The random pause is short so that the
+		# records last for all kills.
 		target=$((published * i / (kills + 1)))
 		done_before=$(consumed "$kill_url" kill)
 		[ "$target" -gt "$done_before" ] || target=$((done_before + 1))

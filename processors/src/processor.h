@@ -115,10 +115,10 @@ typedef struct proc_partition {
 
 /* Where one staged row sits in proc_copy_t.data. */
 typedef struct proc_copy_row {
-        size_t ord;     /* the record's index in the batch */
-        size_t start;   /* the row's first byte */
-        size_t end;     /* one past its newline */
-        size_t key;     /* its organisationsnummer and id in keys */
+        size_t ord;   /* the record's index in the batch */
+        size_t start; /* the row's first byte */
+        size_t end;   /* one past its newline */
+        size_t key;   /* its organisationsnummer and id in keys */
         /* A publish's kundhandelse columns as a binary COPY tuple in bin:
          * its first byte (SIZE_MAX when it has none), the end of its
          * org, id and sekvens fields, and one past its end. */
